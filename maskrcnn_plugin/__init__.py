@@ -1,0 +1,27 @@
+"""maskrcnn_plugin: Mask R-CNN on TensorFlow Model Garden, wired by gin.
+
+Importing the package sets TF_USE_LEGACY_KERAS=1 (unless already set) before
+TensorFlow is imported, so `tf.keras` is the Keras 2 that Model Garden uses,
+and registers the built-in components.
+"""
+
+from maskrcnn_plugin import keras_setup
+
+keras_setup.configure_environment()
+
+# pylint: disable=wrong-import-position
+from maskrcnn_plugin.registries import (  # noqa: E402
+    BACKBONES, DATA_DECODERS, DECODERS, DETECTION_GENERATORS, DETECTION_HEADS, LR_SCHEDULES,
+    MASK_HEADS, MASK_SAMPLERS, OPTIMIZERS, PARSERS, ROI_ALIGNERS, ROI_GENERATORS, ROI_SAMPLERS,
+    RPN_HEADS, STRATEGIES, register_backbone, register_data_decoder, register_decoder,
+    register_detection_head, register_lr_schedule, register_mask_head, register_optimizer,
+    register_parser, register_rpn_head)
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+  """`maskrcnn_plugin.keras`: the Keras module Model Garden's layers use."""
+  if name == "keras":
+    return keras_setup.model_garden_keras()
+  raise AttributeError(f"module 'maskrcnn_plugin' has no attribute '{name}'")

@@ -1,0 +1,67 @@
+"""The `maskrcnn` command: one sub-command module per area.
+
+Each module in COMMAND_MODULES has `add_commands(subparsers)`, which adds its
+sub-commands with `parser.set_defaults(run=function)`; `run(args)` returns the
+exit status. A UserError (bad config, data or path) is printed as one message
+without a traceback unless --verbose is given.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+from typing import List, Optional
+
+COMMAND_MODULES = (
+    "maskrcnn_plugin.cli.registry_commands",
+    "maskrcnn_plugin.cli.validate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="maskrcnn",
+      description="Build, train, evaluate and export Mask R-CNN models from gin files.")
+  parser.add_argument("--verbose", action="store_true",
+                      help="show TensorFlow logs and full tracebacks of errors")
+  subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+  for module_name in COMMAND_MODULES:
+    importlib.import_module(module_name).add_commands(subparsers)
+  return parser
+
+
+def add_gin_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+  """Adds the repeatable --gin_file and --gin_param options to `parser`."""
+  parser.add_argument("--gin_file", "--gin-file", action="append", default=[],
+                      required=required, metavar="FILE",
+                      help="gin file path or shipped config name (repeatable, in order)")
+  parser.add_argument("--gin_param", "--gin-param", action="append", default=[],
+                      metavar="BINDING",
+                      help="gin binding applied after the files, e.g. "
+                           "'backbones.resnet.model_id = 101' (repeatable)")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  verbose = "--verbose" in argv
+  if not verbose:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  import maskrcnn_plugin  # pylint: disable=import-outside-toplevel,unused-import
+  from maskrcnn_plugin.errors import UserError  # pylint: disable=import-outside-toplevel
+  from registry import RegistryError  # pylint: disable=import-outside-toplevel
+
+  args = build_parser().parse_args(argv)
+  try:
+    return int(args.run(args) or 0)
+  except (UserError, RegistryError) as error:
+    if args.verbose:
+      raise
+    print(f"maskrcnn {args.command}: error: {error}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print(f"maskrcnn {args.command}: interrupted", file=sys.stderr)
+    return 130
+
+
+if __name__ == "__main__":
+  sys.exit(main())
