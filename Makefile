@@ -16,7 +16,7 @@ $(BIN)/maskrcnn: pyproject.toml $(CONSTRAINTS)
 install: $(BIN)/maskrcnn
 
 demo: install
-	$(BIN)/maskrcnn validate --gin_file=maskrcnn_shapes_r18_fpn_cpu
+	$(BIN)/maskrcnn validate --gin_file=maskrcnn_shapes_r18_cpu
 
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
