@@ -9,19 +9,42 @@ folder. Gin's own errors name the file and line but never suggest a fix:
 
 import importlib.util  # noqa: F401  gin 0.5.0 uses importlib.util without importing it.
 import inspect
+import io
 import os
 import re
 import sys
+import tokenize
 from pathlib import Path
 from typing import Iterable, List, Sequence
 
 import gin
 import gin.config
+import gin.resource_reader
 
 from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import GinConfigError
 from registry import did_you_mean, load_entry_points
 from registry.gin_bridge import configurable_selectors
+
+def _system_path_file_exists(config_path: str) -> bool:
+  """gin's package-resource lookup, minus its crash on namespace packages.
+
+  gin 0.5.0 treats `include 'base/x.gin'` as also possibly a file inside a
+  Python package named `base`; when a folder `base/` without __init__.py is on
+  sys.path it finds a namespace package whose origin is None and raises
+  TypeError instead of answering "no such file".
+  """
+  try:
+    return gin.resource_reader.system_path_file_exists(config_path)
+  except TypeError:
+    return False
+
+
+gin.config._FILE_READERS[:] = [  # pylint: disable=protected-access
+    (reader, _system_path_file_exists
+     if exists is gin.resource_reader.system_path_file_exists else exists)
+    for reader, exists in gin.config._FILE_READERS]  # pylint: disable=protected-access
+
 
 def gin_configs_dir() -> Path:
   """The folder of shipped gin files (installed package data or source tree)."""
@@ -96,10 +119,27 @@ def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
   gin.clear_config()
   try:
     gin.parse_config_files_and_bindings(paths, list(gin_params), finalize_config=finalize)
+  except tokenize.TokenError as error:  # gin gives no location for these.
+    gin.clear_config()
+    raise GinConfigError(
+        f"Gin syntax error: a bracket or quote is never closed in "
+        f"{_unclosed_source(paths, gin_params)} ({error.args[0]}).") from error
   except Exception as error:  # Every gin parse error becomes one clear message.
     gin.clear_config()
     raise explain_gin_error(error) from error
   return paths
+
+
+def _unclosed_source(paths: Sequence[str], gin_params: Sequence[str]) -> str:
+  """Names the first file or binding that Python's tokenizer cannot finish."""
+  sources = [(f"gin file {p}", Path(p).read_text()) for p in paths]
+  sources += [(f"binding {b!r}", b) for b in gin_params]
+  for name, text in sources:
+    try:
+      list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except tokenize.TokenError:
+      return name
+  return "an included gin file"
 
 
 _NO_CONFIGURABLE = re.compile(r"No configurable matching (?:reference )?'@?([\w./]+?)(?:\(\))?'")
