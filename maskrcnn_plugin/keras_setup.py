@@ -22,16 +22,16 @@ class WrongKerasError(TypeError):
 def configure_environment() -> None:
   """Sets TF_USE_LEGACY_KERAS=1 unless the user chose otherwise.
 
-  Warns when TensorFlow was imported before the plugin and `tf.keras` is
-  already Keras 3: then the setting comes too late for this process.
+  TensorFlow resolves `tf.keras` on first use, so this works even after
+  `import tensorflow`, but not after `tf.keras` was used: then it warns.
   """
   os.environ.setdefault(LEGACY_KERAS_VARIABLE, "1")
   if "tensorflow" in sys.modules and not tf_keras_is_model_garden_keras():
     warnings.warn(
-        "TensorFlow was imported before maskrcnn_plugin, so `tf.keras` is Keras 3 "
-        "while Model Garden uses tf_keras (Keras 2). Backbones written with "
-        "`tf.keras` will be rejected. Import maskrcnn_plugin before tensorflow, or "
-        f"set {LEGACY_KERAS_VARIABLE}=1 in the environment.", RuntimeWarning, stacklevel=3)
+        "`tf.keras` was used before maskrcnn_plugin was imported, so it is Keras 3 while "
+        "Model Garden uses tf_keras (Keras 2). Backbones written with `tf.keras` will be "
+        "rejected. Import maskrcnn_plugin before tensorflow/keras, or set "
+        f"{LEGACY_KERAS_VARIABLE}=1 in the environment.", RuntimeWarning, stacklevel=3)
 
 
 def model_garden_keras():
@@ -81,9 +81,9 @@ def check_model_garden_keras(obj, what: str) -> None:
   found = keras_name_of(obj)
   hint = ""
   if found == "Keras 3":
-    hint = (f" This happens when TensorFlow is imported before maskrcnn_plugin: import "
-            f"maskrcnn_plugin first, set {LEGACY_KERAS_VARIABLE}=1, or build the model with "
-            "`maskrcnn_plugin.keras` instead of `keras`/`tf.keras`.")
+    hint = (f" This happens when `tf.keras` is used before maskrcnn_plugin is imported: "
+            f"import maskrcnn_plugin first, set {LEGACY_KERAS_VARIABLE}=1, or build the model "
+            "with `maskrcnn_plugin.keras` instead of `keras`/`tf.keras`.")
   raise WrongKerasError(
       f"{what} is a {type(obj).__name__} from {found}, but Model Garden's layers need "
       f"a {keras.__name__.split('.')[0]} (Keras 2) model.{hint}")
