@@ -15,6 +15,7 @@ from typing import List, Optional
 COMMAND_MODULES = (
     "maskrcnn_plugin.cli.registry_commands",
     "maskrcnn_plugin.cli.validate",
+    "maskrcnn_plugin.cli.data",
 )
 
 

@@ -1,0 +1,96 @@
+"""`maskrcnn data ...`: make the shapes dataset, convert COCO, check records.
+
+    maskrcnn data make-shapes --output data/shapes [--train 1000 --val 200 --image-size 128 --seed 0]
+    maskrcnn data convert-coco --annotations A.json --images DIR --output PREFIX --shards N
+        [--workers W] [--skip-bad] [--no-masks]
+    maskrcnn data check 'data/shapes/val-*.tfrecord' [--num-classes 4] [--render 8 --output DIR]
+
+`data check` exits with status 1 when it finds inconsistent records.
+"""
+
+import time
+
+
+def add_commands(subparsers) -> None:
+  data = subparsers.add_parser("data", help="make, convert and check datasets")
+  commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+
+  shapes = commands.add_parser(
+      "make-shapes", help="write the synthetic shapes dataset (TFRecords + COCO JSON + PNGs)")
+  shapes.add_argument("--output", required=True, help="output folder, e.g. data/shapes")
+  shapes.add_argument("--train", type=int, default=1000, help="training images (default 1000)")
+  shapes.add_argument("--val", type=int, default=200, help="validation images (default 200)")
+  shapes.add_argument("--image-size", type=int, default=128, help="image side in pixels")
+  shapes.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+  shapes.add_argument("--train-shards", type=int, default=4)
+  shapes.add_argument("--val-shards", type=int, default=2)
+  shapes.add_argument("--no-image-files", action="store_true",
+                      help="do not write the PNG files the COCO JSONs name")
+  shapes.set_defaults(run=run_make_shapes)
+
+  convert = commands.add_parser(
+      "convert-coco", help="COCO JSON + images to sharded TFRecords (Model Garden layout)")
+  convert.add_argument("--annotations", required=True, help="COCO instances JSON file")
+  convert.add_argument("--images", required=True, help="folder the JSON's file_name is in")
+  convert.add_argument("--output", required=True,
+                       help="output prefix: writes PREFIX-00000-of-000NN.tfrecord")
+  convert.add_argument("--shards", type=int, required=True, help="number of output files")
+  convert.add_argument("--workers", type=int, default=None,
+                       help="processes (default: CPU count; 1: no subprocesses)")
+  convert.add_argument("--skip-bad", action="store_true",
+                       help="skip and count missing/unreadable images and bad annotations")
+  convert.add_argument("--no-masks", action="store_true", help="write no instance masks")
+  convert.set_defaults(run=run_convert_coco)
+
+  check = commands.add_parser(
+      "check", help="decode every record, count, flag inconsistent ones (exit 1), render")
+  check.add_argument("pattern", help="TFRecord file pattern (quote the glob)")
+  check.add_argument("--num-classes", type=int, default=None,
+                     help="classes including background; larger class ids are flagged")
+  check.add_argument("--render", type=int, default=0, metavar="K",
+                     help="render K records with boxes and masks as PNG files")
+  check.add_argument("--output", default="data_check", help="folder for rendered PNG files")
+  check.set_defaults(run=run_check)
+
+
+def run_make_shapes(args) -> int:
+  from maskrcnn_plugin.data import shapes  # pylint: disable=import-outside-toplevel
+  start = time.perf_counter()
+  summaries = shapes.write_shapes_dataset(
+      args.output, num_train=args.train, num_val=args.val, image_size=args.image_size,
+      seed=args.seed, train_shards=args.train_shards, val_shards=args.val_shards,
+      write_images=not args.no_image_files)
+  seconds = time.perf_counter() - start
+  total = sum(s["images"] for s in summaries)
+  for s in summaries:
+    print(f"{s['split']}: {s['images']} images, {s['instances']} instances, "
+          f"{len(s['tfrecords'])} TFRecord files, {s['annotations']}")
+  print(f"wrote {total} images to {args.output} in {seconds:.1f} s "
+        f"({total / max(seconds, 1e-9):.0f} images/s)")
+  return 0
+
+
+def run_convert_coco(args) -> int:
+  from maskrcnn_plugin.data import convert_coco  # pylint: disable=import-outside-toplevel
+  summary = convert_coco.convert_coco(
+      args.annotations, args.images, args.output, args.shards, workers=args.workers,
+      skip_bad=args.skip_bad, include_masks=not args.no_masks)
+  print(f"wrote {summary.images} images, {summary.instances} instances to "
+        f"{len(summary.files)} files {args.output}-*-of-{args.shards:05d}.tfrecord")
+  for label, skipped in (("images", summary.skipped_images),
+                         ("annotations", summary.skipped_annotations)):
+    if skipped:
+      print(f"skipped {len(skipped)} {label}:")
+      for message in skipped[:20]:
+        print(f"  {message}")
+      if len(skipped) > 20:
+        print(f"  ... and {len(skipped) - 20} more")
+  return 0
+
+
+def run_check(args) -> int:
+  from maskrcnn_plugin.data import check  # pylint: disable=import-outside-toplevel
+  report = check.check_records(args.pattern, num_classes=args.num_classes,
+                               render_count=args.render, output_dir=args.output)
+  print("\n".join(report.lines()))
+  return 1 if report.problems else 0

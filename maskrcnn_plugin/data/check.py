@@ -1,0 +1,139 @@
+"""`maskrcnn data check`: decode every record, count, flag inconsistencies, render.
+
+Each record is checked like the input pipeline checks it (`dataloaders.
+validation`: image bytes, box/class/mask counts, class range, zero-area and
+outside boxes), then decoded with Model Garden's TfExampleDecoder; a decoding
+error, or an image or mask whose size differs from image/height and
+image/width, is flagged too. Truncated TFRecord files are flagged with the
+index of their first incomplete record.
+"""
+
+import collections
+import dataclasses
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageDraw
+
+from maskrcnn_plugin.dataloaders import decoders, files as files_lib, validation
+
+
+@dataclasses.dataclass
+class CheckReport:
+  """What `check_records` found."""
+  files: List[str]
+  records: int = 0
+  empty_images: int = 0
+  crowd_instances: int = 0
+  instances_per_class: Dict[int, int] = dataclasses.field(
+      default_factory=collections.Counter)
+  class_names: Dict[int, str] = dataclasses.field(default_factory=dict)
+  problems: List[Tuple[str, int, str]] = dataclasses.field(default_factory=list)
+  rendered: List[str] = dataclasses.field(default_factory=list)
+
+  def lines(self, max_problems: int = 50) -> List[str]:
+    """A printable report."""
+    out = [f"files: {len(self.files)}", f"images: {self.records}",
+           f"instances: {sum(self.instances_per_class.values())}",
+           f"empty images: {self.empty_images}", f"crowd instances: {self.crowd_instances}",
+           "instances per class:"]
+    for class_id in sorted(self.instances_per_class):
+      name = self.class_names.get(class_id, "")
+      out.append(f"  {class_id:>4} {name:<20} {self.instances_per_class[class_id]}")
+    out.append(f"inconsistent records: {len(self.problems)}")
+    for path, index, reason in self.problems[:max_problems]:
+      out.append(f"  {path} #{index}: {reason}")
+    if len(self.problems) > max_problems:
+      out.append(f"  ... and {len(self.problems) - max_problems} more")
+    out += [f"rendered: {path}" for path in self.rendered]
+    return out
+
+
+_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
+                     [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230]], np.uint8)
+
+
+def render(decoded: Dict[str, np.ndarray], class_names: Dict[int, str], path: str) -> None:
+  """Draws masks (half transparent), boxes and class names on the image; saves a PNG."""
+  image = decoded["image"].astype(np.float32)
+  height, width = image.shape[:2]
+  classes = decoded["groundtruth_classes"]
+  masks = decoded.get("groundtruth_instance_masks")
+  for i in range(len(classes)):
+    if masks is not None and i < len(masks) and masks[i].shape == (height, width):
+      on = masks[i] > 0.5
+      image[on] = 0.5 * image[on] + 0.5 * _COLOURS[i % len(_COLOURS)]
+  canvas = Image.fromarray(image.astype(np.uint8))
+  draw = ImageDraw.Draw(canvas)
+  for i, (ymin, xmin, ymax, xmax) in enumerate(decoded["groundtruth_boxes"]):
+    colour = tuple(int(c) for c in _COLOURS[i % len(_COLOURS)])
+    box = [xmin * width, ymin * height, xmax * width, ymax * height]
+    draw.rectangle(box, outline=colour)
+    class_id = int(classes[i]) if i < len(classes) else -1
+    draw.text((box[0] + 2, box[1] + 1), class_names.get(class_id, str(class_id)), fill=colour)
+  canvas.save(path)
+
+
+def _decoded_problem(decoded: Dict[str, np.ndarray]) -> Optional[str]:
+  height, width = int(decoded["height"]), int(decoded["width"])
+  if decoded["image"].shape[:2] != (height, width):
+    return (f"the image is {decoded['image'].shape[1]}x{decoded['image'].shape[0]} but "
+            f"image/width x image/height say {width}x{height}")
+  masks = decoded.get("groundtruth_instance_masks")
+  if masks is not None and len(masks) and masks.shape[1:] != (height, width):
+    return f"masks are {masks.shape[2]}x{masks.shape[1]}, the image {width}x{height}"
+  return None
+
+
+def check_records(file_pattern: str, *, num_classes: Optional[int] = None, render_count: int = 0,
+                  output_dir: Optional[str] = None) -> CheckReport:
+  """Checks every record of the TFRecord files matching `file_pattern`.
+
+  Args:
+    num_classes: Classes including background; ids outside [1, num_classes)
+      are flagged. None: only ids < 1 are flagged.
+    render_count: Render this many good records as PNG files into output_dir.
+  """
+  files = files_lib.expand_patterns(file_pattern, "PATTERN")
+  report = CheckReport(files=files)
+  decoder = decoders.tf_example(include_mask=True)
+  problem_fn = tf.function(lambda record: validation.record_problem(
+      decoder.summarize(record), num_classes))
+  decode_fn = tf.function(decoder.decode)
+  text_fn = tf.function(lambda record: tf.io.parse_single_example(record, {
+      "image/object/class/text": tf.io.VarLenFeature(tf.string)})[
+          "image/object/class/text"].values)
+  if render_count:
+    os.makedirs(output_dir, exist_ok=True)
+  for path in files:
+    count, truncated_at = files_lib.scan_tfrecord(path)
+    if truncated_at is not None:
+      report.problems.append((path, count, f"the TFRecord file is truncated at byte "
+                                           f"{truncated_at}"))
+    for index, record in enumerate(tf.data.TFRecordDataset(path).take(count)):
+      report.records += 1
+      reason = problem_fn(record).numpy().decode()
+      if not reason:
+        try:
+          decoded = {k: v.numpy() for k, v in decode_fn(record).items()}
+          reason = _decoded_problem(decoded)
+        except tf.errors.InvalidArgumentError as error:
+          reason = f"the record cannot be decoded: {error.message.splitlines()[0]}"
+      if reason:
+        report.problems.append((path, index, reason))
+        continue
+      classes = decoded["groundtruth_classes"]
+      if not len(classes):
+        report.empty_images += 1
+      report.crowd_instances += int(decoded["groundtruth_is_crowd"].sum())
+      report.instances_per_class.update(int(c) for c in classes)
+      names = text_fn(record).numpy()
+      if len(names) == len(classes):
+        report.class_names.update((int(c), n.decode()) for c, n in zip(classes, names))
+      if len(report.rendered) < render_count:
+        out = os.path.join(output_dir, f"{os.path.basename(path)}-{index:05d}.png")
+        render(decoded, report.class_names, out)
+        report.rendered.append(out)
+  return report

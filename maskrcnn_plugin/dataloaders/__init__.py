@@ -1,0 +1,10 @@
+"""tf.data input for Mask R-CNN: registered decoders and parser, the pipeline.
+
+Importing this package registers `data_decoders.tf_example`,
+`data_decoders.tf_example_label_map`, `data_decoders.coco_json`,
+`parsers.maskrcnn` and the gin configurable `data.input_pipeline`.
+"""
+
+from maskrcnn_plugin.dataloaders import coco_json, decoders, parsers, pipeline  # noqa: F401
+from maskrcnn_plugin.dataloaders.pipeline import input_pipeline  # noqa: F401
+from maskrcnn_plugin.dataloaders.validation import skipped_record_counts  # noqa: F401

@@ -1,0 +1,198 @@
+"""`data.input_pipeline`: files on disk to batches for the Mask R-CNN train step.
+
+Train and eval differ by gin scope; callers build them as
+
+    with gin.config_scope('train'):
+      train_dataset = data.input_pipeline(input_context)
+
+and base/data.gin binds `train/data.input_pipeline.*` and
+`eval/data.input_pipeline.*`. The output is what Model Garden's Mask R-CNN
+task consumes: (images, labels) with images [batch, height, width, 3] and
+labels the dict of `maskrcnn_input.Parser` (training: anchor_boxes,
+image_info, rpn_score_targets, rpn_box_targets, gt_boxes, gt_classes,
+gt_outer_boxes, gt_masks; eval: image_info, anchor_boxes and `groundtruths`
+with source_id, height, width, num_detections, boxes, classes, areas,
+is_crowds, masks, the inputs of Model Garden's COCOEvaluator).
+
+Stages: list files -> shard per input pipeline (files when there are enough,
+else records) -> interleave files -> check each record (bad ones: error or
+skip, see validation.py) -> decode -> [cache] -> [repeat, shuffle] -> parse in
+parallel -> batch -> prefetch.
+
+Decoder protocol: `decode(record) -> dict` (Model Garden's Decoder). Optional:
+`summarize(record)` for the record check (records of decoders without it are
+not checked before decoding) and
+`records(files, bad_records)` returning a dataset of (record, source name,
+index) for decoders that read something other than TFRecord files
+(data_decoders.coco_json).
+"""
+
+import logging
+from typing import Callable, Optional, Sequence, Union
+
+import gin
+import tensorflow as tf
+
+from maskrcnn_plugin.dataloaders import decoders  # noqa: F401  registers the defaults
+from maskrcnn_plugin.dataloaders import files as files_lib
+from maskrcnn_plugin.dataloaders import parsers  # noqa: F401
+from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.registries import DATA_DECODERS, PARSERS
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _tfrecord_source(files: Sequence[str], policy: str, verify_files: bool,
+                     ) -> Callable[[tf.Tensor], tf.data.Dataset]:
+  """Per-file reader yielding (record, file, index) and the usable record counts."""
+  limits = {}
+  if verify_files:
+    for path in files:
+      count, truncated_at = files_lib.scan_tfrecord(path)
+      if truncated_at is None:
+        continue
+      message = (f"TFRecord file {path} is truncated: record #{count} (at byte "
+                 f"{truncated_at}) is incomplete")
+      if policy == "error":
+        raise UserError(f"Bad record {path} #{count}: {message}. Re-create the file, or set "
+                        "data.input_pipeline.bad_records = 'skip' to read its complete "
+                        "records and count the rest as skipped.")
+      validation.count_skipped("truncated file", message)
+      limits[path] = count
+  table = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(
+          tf.constant(list(limits) or [""]), tf.constant(list(limits.values()) or [-1], tf.int64)),
+      default_value=-1)
+
+  def read(path):
+    records = tf.data.TFRecordDataset(path).take(table.lookup(path))
+    return records.enumerate().map(lambda i, record: (record, path, i))
+  return read
+
+
+def _check_policy(bad_records: str) -> None:
+  if bad_records not in validation.BAD_RECORD_POLICIES:
+    raise UserError(f"data.input_pipeline.bad_records must be one of "
+                    f"{validation.BAD_RECORD_POLICIES}, got {bad_records!r}.")
+
+
+@gin.configurable(module="data", denylist=["input_context"])
+def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *,
+                   file_pattern: Union[str, Sequence[str], None] = None,
+                   data_dir: Optional[str] = None,
+                   is_training: bool = True,
+                   global_batch_size: int = 8,
+                   decoder: Optional[Callable] = None,
+                   parser: Optional[Callable] = None,
+                   num_classes: Optional[int] = None,
+                   bad_records: str = "error",
+                   verify_files: bool = True,
+                   shuffle_buffer_size: int = 1000,
+                   cycle_length: int = 8,
+                   cache: bool = False,
+                   deterministic: bool = False,
+                   seed: Optional[int] = None,
+                   drop_remainder: Optional[bool] = None,
+                   repeat: Optional[bool] = None) -> tf.data.Dataset:
+  """Builds the batched (images, labels) dataset.
+
+  Args:
+    input_context: From `strategy.distribute_datasets_from_function`; its
+      input pipeline id/count shard the input and its per-replica batch size
+      replaces `global_batch_size`. None: one pipeline, the global batch.
+    file_pattern: TFRecord glob, comma-separated globs or a list; for
+      data_decoders.coco_json the annotation JSON.
+    data_dir: Folder that relative file patterns are resolved against.
+    is_training: Training (augment, shuffle, repeat, drop remainder) or eval
+      (Model Garden's eval labels with `groundtruths`).
+    global_batch_size: Images per step over all replicas.
+    decoder: Decoder factory, e.g. @data_decoders.tf_example (called with no
+      arguments, so its gin bindings apply), or a decoder; default
+      data_decoders.tf_example.
+    parser: Parser factory; default parsers.maskrcnn.
+    num_classes: Classes including background (%NUM_CLASSES); class ids
+      outside [1, num_classes - 1] are bad records. None: not checked.
+    bad_records: 'error' (stop with file and record index) or 'skip' (skip,
+      log and count; see `skipped_record_counts()`).
+    verify_files: Scan TFRecord files for truncation before reading (reads
+      12 bytes per record).
+    shuffle_buffer_size: Records in the shuffle buffer (training).
+    cycle_length: Files read concurrently.
+    cache: Keep decoded records in memory after the first epoch.
+    deterministic: Same order on every run (seeded shuffles, ordered parallel
+      maps); for tests and debugging, slower. Random augmentation follows
+      TensorFlow's global seed (`tf.random.set_seed`).
+    seed: Shuffle seed; default 0 when deterministic, else random.
+    drop_remainder: Drop the last partial batch; default: is_training.
+    repeat: Repeat forever; default: is_training.
+
+  Returns:
+    A dataset of (images, labels) batches of the per-replica batch size.
+  """
+  _check_policy(bad_records)
+  drop_remainder = is_training if drop_remainder is None else drop_remainder
+  repeat = is_training if repeat is None else repeat
+  if deterministic and seed is None:
+    seed = 0
+  batch_size = (input_context.get_per_replica_batch_size(global_batch_size)
+                if input_context else global_batch_size)
+  num_pipelines = input_context.num_input_pipelines if input_context else 1
+  pipeline_id = input_context.input_pipeline_id if input_context else 0
+
+  decoder = decoder or DATA_DECODERS.get("tf_example")
+  decoder = decoder if hasattr(decoder, "decode") else decoder()
+  parse = (parser or PARSERS.get("maskrcnn"))().parse_fn(is_training)
+  files = files_lib.expand_patterns(file_pattern, "data.input_pipeline.file_pattern",
+                                    data_dir=data_dir)
+
+  if hasattr(decoder, "records"):
+    dataset = decoder.records(files, bad_records=bad_records)
+    if num_pipelines > 1:
+      dataset = dataset.shard(num_pipelines, pipeline_id)
+    if is_training:
+      dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
+  else:
+    read = _tfrecord_source(files, bad_records, verify_files)
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    shard_files = num_pipelines > 1 and len(files) >= num_pipelines
+    if shard_files:
+      dataset = dataset.shard(num_pipelines, pipeline_id)
+    if is_training:
+      dataset = dataset.shuffle(len(files), seed=seed)
+    dataset = dataset.interleave(read, cycle_length=min(cycle_length, len(files)),
+                                 num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if num_pipelines > 1 and not shard_files:
+      logging.warning("%d files for %d input pipelines: sharding records, so every pipeline "
+                      "reads every file. Write at least as many shards as pipelines.",
+                      len(files), num_pipelines)
+      dataset = dataset.shard(num_pipelines, pipeline_id)
+    if is_training and not cache:
+      dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
+
+  summarize = getattr(decoder, "summarize", None)
+
+  def checked(record, source, index):
+    if summarize is None:  # A decoder without `summarize` is not checked before decoding.
+      return record, tf.constant(True)
+    keep = validation.check_or_skip(summarize(record), source, index, num_classes, bad_records)
+    return record, keep
+
+  dataset = dataset.map(checked, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+  if bad_records == "skip":
+    dataset = dataset.filter(lambda record, keep: keep)
+  dataset = dataset.map(lambda record, keep: decoder.decode(record),
+                        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+  if cache:
+    dataset = dataset.cache()
+  if repeat:
+    dataset = dataset.repeat()
+  if is_training and cache:
+    dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
+  dataset = dataset.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+  dataset = dataset.with_options(options)
+  return dataset.prefetch(AUTOTUNE)

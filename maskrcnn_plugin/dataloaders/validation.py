@@ -1,0 +1,205 @@
+"""Checks of records before decoding: bad records are an error or skipped.
+
+Every record is summarized cheaply (image bytes, box coordinates, class ids,
+mask count) and checked, inside tf.data, for:
+
+  * image bytes that are empty, not JPEG/PNG/GIF/BMP/WebP, or truncated (a
+    JPEG without its end marker, a PNG without its IEND chunk);
+  * box coordinate lists of different lengths, and class or mask counts that
+    differ from the box count;
+  * class ids outside [1, num_classes - 1];
+  * zero-area boxes, and boxes outside the image (normalized coordinates
+    beyond [-0.01, 1.01]).
+
+With `bad_records='error'` a bad record stops the input pipeline with
+"Bad record FILE #INDEX: REASON" (a tf.errors.InvalidArgumentError raised in
+the training loop). With `bad_records='skip'` it is dropped, logged as a
+warning with file and index, and counted: `skipped_record_counts()`.
+"""
+
+import collections
+import logging
+import threading
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+BAD_RECORD_POLICIES = ("error", "skip")
+BOX_TOLERANCE = 0.01
+_FIX = ("Fix or remove the record (`maskrcnn data check` lists every bad one), or set "
+        "data.input_pipeline.bad_records = 'skip' to skip and count bad records.")
+
+_SKIPPED = collections.Counter()
+_SKIPPED_LOCK = threading.Lock()
+
+
+def skipped_record_counts() -> Dict[str, int]:
+  """Bad records skipped by input pipelines of this process, by reason."""
+  with _SKIPPED_LOCK:
+    return dict(_SKIPPED)
+
+
+def reset_skipped_record_counts() -> None:
+  with _SKIPPED_LOCK:
+    _SKIPPED.clear()
+
+
+def count_skipped(reason: str, message: str) -> None:
+  """Counts one skipped record and logs `message` naming it."""
+  with _SKIPPED_LOCK:
+    _SKIPPED[reason] += 1
+    total = sum(_SKIPPED.values())
+  logging.warning("Skipping %s (%d bad records skipped so far).", message, total)
+
+
+def summarize_tf_example(serialized: tf.Tensor, include_mask: bool = True,
+                         classes_fn: Optional[Callable] = None) -> Dict[str, tf.Tensor]:
+  """The fields the record check reads, from a serialized tf.Example.
+
+  Returns:
+    A dict with `encoded` (string scalar), `xmin`, `xmax`, `ymin`, `ymax`
+    (float [N_i] each), `classes` (int64 [N]) and `num_masks` (int32 scalar,
+    -1 when masks are not decoded).
+  """
+  features = {
+      "image/encoded": tf.io.FixedLenFeature((), tf.string, ""),
+      "image/object/class/label": tf.io.VarLenFeature(tf.int64),
+      "image/object/class/text": tf.io.VarLenFeature(tf.string),
+  }
+  for key in ("xmin", "xmax", "ymin", "ymax"):
+    features[f"image/object/bbox/{key}"] = tf.io.VarLenFeature(tf.float32)
+  if include_mask:
+    features["image/object/mask"] = tf.io.VarLenFeature(tf.string)
+  parsed = tf.io.parse_single_example(serialized, features)
+  parsed = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
+            for k, v in parsed.items()}
+  summary = {k: parsed[f"image/object/bbox/{k}"] for k in ("xmin", "xmax", "ymin", "ymax")}
+  summary["encoded"] = parsed["image/encoded"]
+  summary["classes"] = (classes_fn(parsed) if classes_fn
+                        else parsed["image/object/class/label"])
+  summary["num_masks"] = (tf.size(parsed["image/object/mask"]) if include_mask
+                          else tf.constant(-1))
+  return summary
+
+
+def _image_problem(encoded: tf.Tensor) -> tf.Tensor:
+  """An empty string when the bytes look like a complete image, else why not."""
+  length = tf.strings.length(encoded)
+  head = lambda n: tf.strings.substr(encoded, 0, n)
+  tail = lambda n: tf.strings.substr(encoded, tf.maximum(length - n, 0), n)
+  is_jpeg = tf.equal(head(3), b"\xff\xd8\xff")
+  is_png = tf.equal(head(8), b"\x89PNG\r\n\x1a\n")
+  is_other = tf.reduce_any(tf.stack([
+      tf.equal(head(4), b"GIF8"), tf.equal(head(2), b"BM"),
+      tf.logical_and(tf.equal(head(4), b"RIFF"),
+                     tf.equal(tf.strings.substr(encoded, 8, 4), b"WEBP"))]))
+  problems = [
+      (tf.equal(length, 0), "the image is empty (no image/encoded bytes)"),
+      (tf.logical_and(is_jpeg, tf.not_equal(tail(2), b"\xff\xd9")),
+       "the JPEG image is truncated or corrupt (no end-of-image marker)"),
+      (tf.logical_and(is_png, tf.not_equal(tail(8), b"IEND\xaeB`\x82")),
+       "the PNG image is truncated or corrupt (no IEND chunk)"),
+      (tf.logical_not(tf.reduce_any(tf.stack([is_jpeg, is_png, is_other]))),
+       "the image bytes are not a JPEG, PNG, GIF, BMP or WebP image"),
+  ]
+  return _first_problem(problems)
+
+
+def _first_problem(problems) -> tf.Tensor:
+  reason = tf.constant("")
+  for condition, text in reversed(problems):
+    reason = tf.where(condition, text, reason)
+  return reason
+
+
+def record_problem(summary: Dict[str, tf.Tensor], num_classes: Optional[int]) -> tf.Tensor:
+  """Why a summarized record is bad, as a string tensor ("" for a good record)."""
+  xmin, xmax, ymin, ymax = (tf.cast(summary[k], tf.float32)
+                            for k in ("xmin", "xmax", "ymin", "ymax"))
+  classes = tf.cast(summary["classes"], tf.int64)
+  num_boxes = tf.size(xmin)
+  same_lengths = tf.reduce_all(tf.equal(
+      tf.stack([tf.size(xmax), tf.size(ymin), tf.size(ymax)]), num_boxes))
+  num_masks = tf.cast(summary["num_masks"], tf.int32)
+
+  def when_lengths_match(check):
+    # Elementwise box checks only make sense once the lists have one length.
+    return tf.logical_and(same_lengths, tf.cond(same_lengths, check, lambda: False))
+
+  image_reason = _image_problem(summary["encoded"])
+  as_text = lambda t: tf.strings.reduce_join(tf.strings.as_string(t), separator=", ")
+  problems = [
+      (tf.not_equal(image_reason, ""), image_reason),
+      (tf.logical_not(same_lengths), tf.strings.join([
+          "the box coordinate lists differ in length (xmin/xmax/ymin/ymax: ",
+          as_text(tf.stack([num_boxes, tf.size(xmax), tf.size(ymin), tf.size(ymax)])), ")"])),
+      (tf.not_equal(tf.size(classes), num_boxes), tf.strings.join([
+          tf.strings.as_string(tf.size(classes)), " class ids for ",
+          tf.strings.as_string(num_boxes), " boxes"])),
+      (tf.logical_and(tf.greater_equal(num_masks, 0), tf.not_equal(num_masks, num_boxes)),
+       tf.strings.join([tf.strings.as_string(num_masks), " masks for ",
+                        tf.strings.as_string(num_boxes), " boxes"])),
+  ]
+  if num_classes is not None:
+    outside = tf.logical_or(classes < 1, classes >= num_classes)
+    range_text = (f"outside the label range [1, {num_classes - 1}] (NUM_CLASSES = "
+                  f"{num_classes} includes background 0)")
+  else:
+    outside = classes < 1
+    range_text = "outside the label range (ids start at 1; 0 is background)"
+  problems.append((tf.reduce_any(outside), tf.strings.join([
+      "class ids [", as_text(tf.boolean_mask(classes, outside)), "] are " + range_text])))
+  problems += [
+      (when_lengths_match(lambda: tf.reduce_any(
+          tf.logical_or(xmax <= xmin, ymax <= ymin))), "a box has zero area (xmax <= xmin or "
+                                                       "ymax <= ymin)"),
+      (when_lengths_match(lambda: tf.reduce_any(tf.logical_or(
+          tf.minimum(xmin, ymin) < -BOX_TOLERANCE,
+          tf.maximum(xmax, ymax) > 1.0 + BOX_TOLERANCE))),
+       "a box lies outside the image (normalized coordinates beyond [0, 1])"),
+  ]
+  return _first_problem(problems)
+
+
+def reason_key(reason: str) -> str:
+  """A short counting key for a reason, e.g. 'class id outside label range'."""
+  for key, marker in (("truncated or corrupt image", "truncated or corrupt"),
+                      ("empty image", "image is empty"),
+                      ("not an image", "not a JPEG"),
+                      ("box lists differ in length", "differ in length"),
+                      ("class/box count mismatch", "class ids for"),
+                      ("mask/box count mismatch", "masks for"),
+                      ("class id outside label range", "outside the label range"),
+                      ("zero-area box", "zero area"),
+                      ("box outside image", "outside the image"),
+                      ("truncated file", "truncated TFRecord")):
+    if marker in reason:
+      return key
+  return "other"
+
+
+def check_or_skip(summary: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Tensor,
+                  num_classes: Optional[int], policy: str) -> tf.Tensor:
+  """Applies `policy` to one record; returns whether to keep it (bool scalar).
+
+  'error' raises "Bad record SOURCE #INDEX: REASON. <how to fix>" through
+  tf.debugging.Assert; 'skip' counts and logs the record and returns False.
+  """
+  reason = record_problem(summary, num_classes)
+  ok = tf.equal(reason, "")
+  message = tf.strings.join(["Bad record ", source, " #", tf.strings.as_string(index), ": ",
+                             reason, "."])
+  if policy == "error":
+    with tf.control_dependencies([tf.debugging.Assert(ok, [message, _FIX], summarize=2)]):
+      return tf.identity(ok)
+
+  def skip():
+    def count(reason_bytes, message_bytes):
+      count_skipped(reason_key(reason_bytes.decode()), message_bytes.decode())
+      return np.bool_(False)
+    return tf.numpy_function(count, [reason, message], tf.bool, stateful=True)
+
+  keep = tf.cond(ok, lambda: tf.constant(True), skip)
+  keep.set_shape([])
+  return keep
