@@ -141,7 +141,8 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
   pipeline_id = input_context.input_pipeline_id if input_context else 0
 
   decoder = decoder or DATA_DECODERS.get("tf_example")
-  decoder = decoder if hasattr(decoder, "decode") else decoder()
+  if isinstance(decoder, type) or not hasattr(decoder, "decode"):
+    decoder = decoder()  # A factory or class: gin bindings apply when it is called.
   parse = (parser or PARSERS.get("maskrcnn"))().parse_fn(is_training)
   files = files_lib.expand_patterns(file_pattern, "data.input_pipeline.file_pattern",
                                     data_dir=data_dir)
