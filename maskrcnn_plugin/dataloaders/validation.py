@@ -27,8 +27,9 @@ import tensorflow as tf
 
 BAD_RECORD_POLICIES = ("error", "skip")
 BOX_TOLERANCE = 0.01
-_FIX = ("Fix or remove the record (`maskrcnn data check` lists every bad one), or set "
-        "data.input_pipeline.bad_records = 'skip' to skip and count bad records.")
+# Without quotes: tf.debugging.Assert escapes them in its message.
+_FIX = ("Fix or remove the record (maskrcnn data check lists every bad one), or bind "
+        "data.input_pipeline.bad_records to the string skip to skip and count bad records.")
 
 _SKIPPED = collections.Counter()
 _SKIPPED_LOCK = threading.Lock()

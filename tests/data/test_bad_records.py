@@ -1,0 +1,110 @@
+"""Bad records: an error naming file and record index, or skipped and counted."""
+
+import re
+
+import gin
+import pytest
+import tensorflow as tf
+
+from maskrcnn_plugin.dataloaders import input_pipeline, validation
+from maskrcnn_plugin.errors import UserError
+
+
+def _good_example(shapes_dir):
+  record = next(iter(tf.data.TFRecordDataset(str(next(shapes_dir.glob("val-*"))))))
+  return tf.train.Example.FromString(record.numpy())
+
+
+def _break(example, kind):
+  """A copy of `example` made bad in one way."""
+  bad = tf.train.Example()
+  bad.CopyFrom(example)
+  feature = bad.features.feature
+  if kind == "truncated image":
+    encoded = feature["image/encoded"].bytes_list.value[0]
+    feature["image/encoded"].bytes_list.value[0] = encoded[:len(encoded) // 2]
+  elif kind == "not an image":
+    feature["image/encoded"].bytes_list.value[0] = b"this is not an image"
+  elif kind == "mask count":
+    del feature["image/object/mask"].bytes_list.value[-1]
+  elif kind == "class range":
+    feature["image/object/class/label"].int64_list.value[0] = 7
+  elif kind == "zero area":
+    xmin = feature["image/object/bbox/xmin"].float_list.value
+    feature["image/object/bbox/xmax"].float_list.value[0] = xmin[0]
+  elif kind == "box outside":
+    feature["image/object/bbox/xmax"].float_list.value[0] = 1.5
+  return bad
+
+
+REASONS = {
+    "truncated image": "PNG image is truncated or corrupt",
+    "not an image": "not a JPEG, PNG",
+    "mask count": "masks for",
+    "class range": r"class ids \[7\] are outside the label range \[1, 3\]",
+    "zero area": "zero area",
+    "box outside": "outside the image",
+}
+
+
+def _write(path, examples):
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for example in examples:
+      writer.write(example.SerializeToString())
+  return str(path)
+
+
+def _eval_pipeline(pattern, **kwargs):
+  gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
+  return input_pipeline(file_pattern=pattern, is_training=False, global_batch_size=1,
+                        num_classes=4, deterministic=True, **kwargs)
+
+
+@pytest.mark.parametrize("kind", sorted(REASONS))
+def test_a_bad_record_is_an_error_naming_file_and_index(shapes_dir, tmp_path, kind):
+  good = _good_example(shapes_dir)
+  path = _write(tmp_path / "bad.tfrecord", [good, good, _break(good, kind), good])
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    list(_eval_pipeline(path))
+  message = str(error.value)
+  assert f"Bad record {path} #2: " in message
+  assert re.search(REASONS[kind], message), message
+  assert "bind data.input_pipeline.bad_records to the string skip" in message
+
+
+def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
+  good = _good_example(shapes_dir)
+  examples = [good] + [_break(good, kind) for kind in sorted(REASONS)] + [good]
+  path = _write(tmp_path / "bad.tfrecord", examples)
+  validation.reset_skipped_record_counts()
+  batches = list(_eval_pipeline(path, bad_records="skip"))
+  assert len(batches) == 2
+  assert validation.skipped_record_counts() == {
+      "box outside image": 1, "class id outside label range": 1, "mask/box count mismatch": 1,
+      "not an image": 1, "truncated or corrupt image": 1, "zero-area box": 1}
+  assert f"Skipping Bad record {path} #3:" in caplog.text
+
+
+def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tmp_path):
+  good = _good_example(shapes_dir)
+  path = _write(tmp_path / "cut.tfrecord", [good, good, good])
+  data = open(path, "rb").read()
+  with open(path, "wb") as f:
+    f.write(data[:-40])
+  with pytest.raises(UserError, match=f"Bad record {path} #2: TFRecord file .* is truncated"):
+    _eval_pipeline(path)
+  validation.reset_skipped_record_counts()
+  assert len(list(_eval_pipeline(path, bad_records="skip"))) == 2
+  assert validation.skipped_record_counts() == {"truncated file": 1}
+
+
+def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
+  good = _good_example(shapes_dir)
+  path = _write(tmp_path / "bad.tfrecord", [_break(good, "class range"), good])
+  gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
+  validation.reset_skipped_record_counts()
+  dataset = input_pipeline(file_pattern=path, global_batch_size=2, num_classes=4,
+                           bad_records="skip")
+  images, _ = next(iter(dataset))
+  assert images.shape[0] == 2
+  assert validation.skipped_record_counts()["class id outside label range"] >= 1
