@@ -1,11 +1,12 @@
 # Each target creates its own virtual environment, so a fresh machine needs only
-# Python 3.10-3.12 with venv. CONSTRAINTS pins the tested TensorFlow line.
+# Python 3.10-3.12 with venv. CONSTRAINTS pins the tested TensorFlow line: the
+# primary line (TF 2.20) by default; test-tf2.14 tests the CUDA 11.x line (TF 2.14).
 PYTHON ?= python3
 VENV ?= .venv
 CONSTRAINTS ?= constraints/tf2.20-py311.txt
 BIN := $(VENV)/bin
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-tf2.14 clean
 
 $(BIN)/maskrcnn: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -21,5 +22,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
+# The smoke tests (pytest -m smoke) in their own environment on the TF 2.14 line.
+test-tf2.14:
+	$(MAKE) test VENV=.venv-tf2.14 CONSTRAINTS=constraints/tf2.14-py311.txt \
+		PYTEST_ARGS="-m smoke $(PYTEST_ARGS)"
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-tf2.14 build *.egg-info

@@ -3,6 +3,7 @@
 import argparse
 import json
 
+import pytest
 import tensorflow as tf
 
 from maskrcnn_plugin import doctor
@@ -50,6 +51,7 @@ def test_json_output_parses_and_matches_the_exit_status(env, capsys):
       report["findings"][0].items())
 
 
+@pytest.mark.smoke
 def test_real_run_through_main(capsys):
   """No simulation: this environment (the CI's) must be able to train."""
   assert main(["doctor", "--json"]) == 0
