@@ -2,7 +2,7 @@
 
 import pytest
 
-import maskrcnn_plugin  # noqa: F401  (sets up Keras before TensorFlow is imported)
+import maskrcnn_plugin.dataloaders  # noqa: F401  (sets up Keras, then registers the decoders)
 from maskrcnn_plugin.data import shapes
 
 SHAPES = {"image_size": 64, "num_train": 12, "num_val": 6}
