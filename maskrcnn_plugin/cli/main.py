@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "maskrcnn_plugin.cli.validate",
     "maskrcnn_plugin.cli.data",
     "maskrcnn_plugin.cli.doctor",
+    "maskrcnn_plugin.cli.serving_commands",
 )
 
 
