@@ -24,6 +24,8 @@ def add_commands(subparsers) -> None:
   shapes.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
   shapes.add_argument("--train-shards", type=int, default=4)
   shapes.add_argument("--val-shards", type=int, default=2)
+  shapes.add_argument("--workers", type=int, default=None,
+                      help="drawing processes (default: CPU count); output is the same")
   shapes.add_argument("--no-image-files", action="store_true",
                       help="do not write the PNG files the COCO JSONs name")
   shapes.set_defaults(run=run_make_shapes)
@@ -59,7 +61,7 @@ def run_make_shapes(args) -> int:
   summaries = shapes.write_shapes_dataset(
       args.output, num_train=args.train, num_val=args.val, image_size=args.image_size,
       seed=args.seed, train_shards=args.train_shards, val_shards=args.val_shards,
-      write_images=not args.no_image_files)
+      write_images=not args.no_image_files, workers=args.workers)
   seconds = time.perf_counter() - start
   total = sum(s["images"] for s in summaries)
   for s in summaries:

@@ -80,7 +80,7 @@ def _convert_image(position: int) -> Tuple[Optional[bytes], int, List[str], Opti
   example = tf_example.build_example(
       encoded_image=encoded, image_format=image_format, height=height, width=width,
       image_id=image["id"], filename=image["file_name"], instances=instances)
-  return example.SerializeToString(), len(instances), skipped, None
+  return example.SerializeToString(deterministic=True), len(instances), skipped, None
 
 
 def convert_coco(annotation_file: str, image_dir: str, output_prefix: str, num_shards: int,

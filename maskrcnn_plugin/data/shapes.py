@@ -16,8 +16,9 @@ the same bytes.
 
 import io
 import json
+import multiprocessing
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -103,9 +104,25 @@ def _coco_rle(mask: np.ndarray) -> Dict:
   return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
 
 
+def _render(job: Tuple[int, int, int, int]) -> Tuple[bytes, List[Dict]]:
+  """Draws and encodes image `index` of a split: (PNG bytes, shapes with mask PNG and RLE)."""
+  seed, salt, index, image_size = job
+  image, shapes = draw_image(image_size, np.random.default_rng([seed, salt, index]))
+  for s in shapes:
+    mask = s.pop("mask")
+    s["mask_png"] = tf_example.encode_mask_png(mask)
+    s["rle"] = _coco_rle(mask)
+  return _encode_png(image), shapes
+
+
 def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
-                image_size: int, seed: int, write_images: bool = True) -> Dict:
-  """Writes one split; returns a summary dict (paths and counts)."""
+                image_size: int, seed: int, write_images: bool = True,
+                workers: int = 1) -> Dict:
+  """Writes one split; returns a summary dict (paths and counts).
+
+  Images are drawn by `workers` processes (1: in this process); the output
+  does not depend on the number of workers.
+  """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   num_shards = max(1, min(num_shards, num_images))
   paths = tf_example.shard_paths(os.path.join(output_dir, split), num_shards)
@@ -115,34 +132,37 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
   names = {c["id"]: c["name"] for c in CATEGORIES}
   coco = {"info": {"description": f"maskrcnn_plugin synthetic shapes, {split}, seed {seed}"},
           "images": [], "annotations": [], "categories": [dict(c) for c in CATEGORIES]}
+  jobs = [(seed, _SPLIT_SALT[split], index, image_size) for index in range(num_images)]
+  pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
   writers = [tf.io.TFRecordWriter(p) for p in paths]
   try:
-    for index in range(num_images):
-      rng = np.random.default_rng([seed, _SPLIT_SALT[split], index])
-      image, shapes = draw_image(image_size, rng)
+    rendered = pool.imap(_render, jobs, chunksize=8) if pool else map(_render, jobs)
+    for index, (encoded, shapes) in enumerate(rendered):
       image_id = index + 1
       filename = f"{split}/{image_id:06d}.png"
-      encoded = _encode_png(image)
       if write_images:
         with open(os.path.join(output_dir, "images", filename), "wb") as f:
           f.write(encoded)
       instances = [tf_example.Instance(
           bbox=s["bbox"], category_id=s["category_id"], category_name=names[s["category_id"]],
-          area=s["area"], mask_png=tf_example.encode_mask_png(s["mask"])) for s in shapes]
+          area=s["area"], mask_png=s["mask_png"]) for s in shapes]
       example = tf_example.build_example(
           encoded_image=encoded, image_format="png", height=image_size, width=image_size,
           image_id=image_id, filename=filename, instances=instances)
-      writers[index % num_shards].write(example.SerializeToString())
+      writers[index % num_shards].write(example.SerializeToString(deterministic=True))
       coco["images"].append({"id": image_id, "file_name": filename, "height": image_size,
                              "width": image_size})
       for s in shapes:
         coco["annotations"].append({
             "id": len(coco["annotations"]) + 1, "image_id": image_id,
             "category_id": s["category_id"], "bbox": s["bbox"], "area": s["area"],
-            "iscrowd": 0, "segmentation": _coco_rle(s["mask"])})
+            "iscrowd": 0, "segmentation": s["rle"]})
   finally:
     for writer in writers:
       writer.close()
+    if pool is not None:
+      pool.terminate()
+      pool.join()
   annotation_file = os.path.join(output_dir, f"instances_{split}.json")
   with open(annotation_file, "w") as f:
     json.dump(coco, f, separators=(",", ":"))
@@ -152,8 +172,11 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
 
 def write_shapes_dataset(output_dir: str, *, num_train: int = 1000, num_val: int = 200,
                          image_size: int = 128, seed: int = 0, train_shards: int = 4,
-                         val_shards: int = 2, write_images: bool = True) -> List[Dict]:
+                         val_shards: int = 2, write_images: bool = True,
+                         workers: Optional[int] = None) -> List[Dict]:
   """Writes the train and val splits into `output_dir`; returns their summaries.
+
+  `workers` processes draw the images (default: the number of CPUs).
 
   Layout: {train,val}-NNNNN-of-NNNNN.tfrecord, instances_{train,val}.json and
   images/{train,val}/NNNNNN.png (unless `write_images` is False).
@@ -161,9 +184,10 @@ def write_shapes_dataset(output_dir: str, *, num_train: int = 1000, num_val: int
   if image_size < 32:
     raise ValueError(f"image_size must be at least 32 pixels, got {image_size}.")
   os.makedirs(output_dir, exist_ok=True)
+  workers = os.cpu_count() if workers is None else workers
   summaries = []
   for split, count, shards in (("train", num_train, train_shards), ("val", num_val, val_shards)):
     if count > 0:
       summaries.append(write_split(output_dir, split, count, shards, image_size, seed,
-                                   write_images))
+                                   write_images, workers))
   return summaries
