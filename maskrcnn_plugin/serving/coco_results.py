@@ -118,7 +118,9 @@ def evaluate_results(annotation_file: str, results: Sequence[Dict]) -> Dict[str,
           f"{len(unknown)} image id(s) of the results are not in {annotation_file}, e.g. "
           f"{', '.join(repr(i) for i in sorted(unknown, key=str)[:5])}. Run predict with "
           f"--annotations={annotation_file} so that image ids come from it.")
-    detections = ground_truth.loadRes(predictions=[dict(r) for r in results])
+    # Numbered from 1 as the evaluator numbers its predictions.
+    detections = ground_truth.loadRes(
+        predictions=[dict(r, id=i) for i, r in enumerate(results, start=1)])
     metrics = {}
     for iou_type, kind in (("bbox", "box"), ("segm", "mask")) if with_masks else (("bbox", "box"),):
       evaluator = cocoeval.COCOeval(ground_truth, detections, iouType=iou_type)

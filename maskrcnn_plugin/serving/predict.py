@@ -10,6 +10,7 @@ import glob
 import io
 import json
 import os
+import sys
 from typing import Callable, List, Optional
 
 import numpy as np
@@ -80,7 +81,7 @@ def read_image(path: str):
 def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
                    score_threshold: float = 0.5,
                    annotations: Optional[coco_results.AnnotationIndex] = None,
-                   log: Callable[[str], None] = tqdm.tqdm.write) -> PredictSummary:
+                   log: Optional[Callable[[str], None]] = None) -> PredictSummary:
   """Runs `predictor` on each image; writes the results JSON and one PNG per image.
 
   Args:
@@ -92,11 +93,13 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
       results JSON keeps every detection: COCO AP needs the low scores too.
     annotations: Gives image ids (matched by file name) and class names;
       without it image ids come from file names.
-    log: Prints one message (a skipped file).
+    log: Prints one message (a skipped file); default: stderr, above the
+      progress bar.
 
   Returns:
     A PredictSummary.
   """
+  log = log or (lambda message: tqdm.tqdm.write(message, file=sys.stderr))
   os.makedirs(output_dir, exist_ok=True)
   summary = PredictSummary(results_path=os.path.join(output_dir, RESULTS_FILE))
   category_names = annotations.category_names if annotations else {}
