@@ -35,6 +35,7 @@ class SupportedLine:
   cuda: str  # CUDA version the TensorFlow wheel was built for
   cudnn: str
   min_driver: str  # the oldest Linux driver for that CUDA major version
+  ptx_driver: str  # the oldest driver that can JIT-compile the build's PTX (CUDA `cuda`)
   constraints: str  # constraints file in the source tree
   gpu_install: str  # how GPU libraries are added to the CPU install command
 
@@ -50,11 +51,13 @@ class SupportedLine:
 
 SUPPORTED_LINES = (
     SupportedLine("2.20", cuda="12.5", cudnn="9.3", min_driver="525.60.13",
+                  ptx_driver="555.42.02",
                   constraints="constraints/tf2.20-py311.txt",
                   gpu_install='"tensorflow[and-cuda]==2.20.*"'),
     # tensorflow[and-cuda]==2.14 needs tensorrt 8.5.3.1, which has no Python 3.11 wheel:
     # the GPU libraries come from a requirements file instead.
     SupportedLine("2.14", cuda="11.8", cudnn="8.7", min_driver="450.80.02",
+                  ptx_driver="520.61.05",
                   constraints="constraints/tf2.14-py311.txt",
                   gpu_install='"tensorflow==2.14.*" -r constraints/tf2.14-cuda11.8-gpu.txt'),
 )
@@ -495,6 +498,9 @@ def _gpu_findings(report: Report) -> List[Finding]:
           (f"Install the GPU libraries of the line: {line.install_command(gpu=True)}; make "
            "sure LD_LIBRARY_PATH does not put other CUDA/cuDNN versions first."
            if line else _install_advice(gpu=True))))
+    elif kernel_source(gpu.get("compute_capability"),
+                       build.get("cuda_compute_capabilities") or []) == "ptx":
+      findings.append(_ptx_jit_finding(gpu, build, line))
   if gpus:
     return findings
   hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -560,6 +566,50 @@ def _cuda_build_without_gpu(build: Dict[str, Any], driver: Dict[str, Any]) -> Fi
   return Finding(ERROR, "cuda_build_without_gpu", message, remedy)
 
 
+def kernel_source(capability: Optional[Sequence[int]],
+                  architectures: Sequence[str]) -> Optional[str]:
+  """How TensorFlow gets GPU kernels for a compute capability.
+
+  Args:
+    capability: [major, minor] of the GPU, or None when unknown.
+    architectures: The build's `cuda_compute_capabilities`, e.g.
+      ['sm_60', 'sm_70', 'compute_80'] (sm_XY: machine code, compute_XY: PTX).
+
+  Returns:
+    "native" when machine code for the GPU is in the build (code for X.Y runs
+    on X.Z, Z >= Y), "ptx" when the driver must JIT-compile PTX, None when the
+    GPU is too old for the build or the capability is unknown.
+  """
+  if not capability:
+    return None
+  major, minor = capability
+  compiled = [_architecture(a) for a in architectures]
+  if any(kind == "sm" and cc[0] == major and cc[1] <= minor for kind, cc in compiled if cc):
+    return "native"
+  if any(kind == "compute" and cc <= (major, minor) for kind, cc in compiled if cc):
+    return "ptx"
+  return None
+
+
+def _architecture(name: str) -> Tuple[str, Optional[Tuple[int, int]]]:
+  match = re.fullmatch(r"(sm|compute)_(\d+)(\d)", name)
+  return (match.group(1), (int(match.group(2)), int(match.group(3)))) if match else ("", None)
+
+
+def _ptx_jit_finding(gpu: Dict[str, Any], build: Dict[str, Any],
+                     line: Optional[SupportedLine]) -> Finding:
+  capability = ".".join(map(str, gpu["compute_capability"]))
+  driver = f" >= {line.ptx_driver}" if line else f" for CUDA {build.get('cuda_version')}"
+  return Finding(
+      WARNING, "gpu_ptx_jit",
+      f"TensorFlow {build.get('version')} has no machine code for {gpu['name']} (compute "
+      f"capability {capability}; built for {', '.join(build['cuda_compute_capabilities'])}): "
+      "the driver JIT-compiles its kernels from PTX on first use, which takes minutes and "
+      f"needs a driver{driver}.",
+      f"Keep the NVIDIA driver{driver} and set CUDA_CACHE_MAXSIZE=4294967296 so the compiled "
+      "kernels stay cached (in ~/.nv/ComputeCache) between runs.")
+
+
 def _line_of_cuda(cuda_version: str) -> Optional[SupportedLine]:
   major = _major_minor(cuda_version)[0]
   return next((l for l in SUPPORTED_LINES if l.cuda_major == major), None)
@@ -592,11 +642,7 @@ def _precision_findings(report: Report) -> List[Finding]:
 
 def _lowest_compute_capability(architectures: Sequence[str]) -> Optional[Tuple[int, int]]:
   """(6, 0) for ['sm_60', 'sm_70', 'compute_90']; None when unknown."""
-  found = []
-  for arch in architectures:
-    match = re.fullmatch(r"(?:sm|compute)_(\d+)(\d)", arch)
-    if match:
-      found.append((int(match.group(1)), int(match.group(2))))
+  found = [cc for _, cc in map(_architecture, architectures) if cc]
   return min(found) if found else None
 
 

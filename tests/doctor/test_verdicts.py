@@ -246,3 +246,27 @@ def test_install_commands_name_existing_constraints_files():
       for word in command.split():
         if word.startswith("constraints/"):
           assert (root / word).is_file(), word
+
+
+@pytest.mark.parametrize("capability, expected", [
+    ((7, 0), "native"), ((7, 5), "native"), ((8, 0), "ptx"), ((8, 6), "ptx"), ((9, 0), "ptx"),
+    ((3, 5), "native"), ((3, 0), None), (None, None)])
+def test_kernel_source_of_the_tensorflow_2_14_build(capability, expected):
+  build = ["sm_35", "sm_50", "sm_60", "sm_70", "sm_75", "compute_80"]
+  assert doctor.kernel_source(capability, build) == expected
+
+
+def test_gpu_without_machine_code_in_the_build_warns_about_ptx_jit(env):
+  env.use_tensorflow_2_14()
+  env.add_gpu(name="NVIDIA A100-SXM4-40GB", capability=(8, 0))
+  report = env.check()
+  assert report.can_train
+  finding = _finding(report, "gpu_ptx_jit")
+  assert "no machine code for NVIDIA A100-SXM4-40GB (compute capability 8.0" in finding.message
+  assert "needs a driver >= 520.61.05" in finding.message
+  assert "CUDA_CACHE_MAXSIZE" in finding.remedy
+
+
+def test_gpu_with_machine_code_in_the_build_has_no_ptx_warning(env):
+  env.add_gpu(name="NVIDIA L4", capability=(8, 9))
+  assert "gpu_ptx_jit" not in _checks(env.check())
