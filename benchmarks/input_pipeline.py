@@ -8,7 +8,8 @@
 
 Builds the pipeline of the gin scope (`train` by default) exactly as training
 does, skips `--warmup` batches (tracing, autotuning, filling the shuffle
-buffer) and times `--batches` more.
+buffer) and times `--batches` more (eval pipelines do not repeat: keep
+warmup + batches within the eval set).
 """
 
 import argparse
@@ -21,8 +22,8 @@ from maskrcnn_plugin.dataloaders import input_pipeline
 from maskrcnn_plugin.gin_config import parse_gin
 
 
-def measure(scope: str, batches: int, warmup: int) -> float:
-  """Images per second over `batches` batches after `warmup` batches."""
+def measure(scope: str, batches: int, warmup: int):
+  """(images per second over `batches` batches after `warmup`, batch shape)."""
   with gin.config_scope(scope):
     iterator = iter(input_pipeline())
   for _ in range(warmup):
@@ -32,7 +33,7 @@ def measure(scope: str, batches: int, warmup: int) -> float:
   for _ in range(batches):
     batch_images, _ = next(iterator)
     images += int(batch_images.shape[0])
-  return images / (time.perf_counter() - start)
+  return images / (time.perf_counter() - start), tuple(batch_images.shape)
 
 
 def main() -> None:
@@ -44,10 +45,9 @@ def main() -> None:
   parser.add_argument("--warmup", type=int, default=10)
   args = parser.parse_args()
   parse_gin(args.gin_file or ["maskrcnn_shapes_r18_cpu"], args.gin_param)
-  rate = measure(args.scope, args.batches, args.warmup)
-  size = gin.query_parameter("parsers.maskrcnn.output_size")
-  print(f"input pipeline ({args.scope}, {', '.join(args.gin_file)}): {rate:.1f} images/s "
-        f"at output size {size}")
+  rate, shape = measure(args.scope, args.batches, args.warmup)
+  print(f"input pipeline ({args.scope}, {', '.join(args.gin_file)}): {rate:.1f} images/s, "
+        f"batches of {shape}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 Importing this package registers `data_decoders.tf_example`,
 `data_decoders.tf_example_label_map`, `data_decoders.coco_json`,
-`parsers.maskrcnn` and the gin configurable `data.input_pipeline`.
+`parsers.maskrcnn` and the gin configurable `data.input_pipeline`. A
+training loop turns a bad-record error into one clear message with
+`raise bad_record_error(error) or error`.
 """
 
 from maskrcnn_plugin.dataloaders import coco_json, decoders, parsers, pipeline  # noqa: F401
 from maskrcnn_plugin.dataloaders.pipeline import input_pipeline  # noqa: F401
-from maskrcnn_plugin.dataloaders.validation import skipped_record_counts  # noqa: F401
+from maskrcnn_plugin.dataloaders.validation import (  # noqa: F401
+    BadRecordError, bad_record_error, skipped_record_counts)

@@ -13,17 +13,20 @@ mask count) and checked, inside tf.data, for:
 
 With `bad_records='error'` a bad record stops the input pipeline with
 "Bad record FILE #INDEX: REASON" (a tf.errors.InvalidArgumentError raised in
-the training loop). With `bad_records='skip'` it is dropped, logged as a
+the training loop; `bad_record_error(e)` turns it into one clear UserError). With `bad_records='skip'` it is dropped, logged as a
 warning with file and index, and counted: `skipped_record_counts()`.
 """
 
 import collections
 import logging
+import re
 import threading
 from typing import Callable, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
+
+from maskrcnn_plugin.errors import UserError
 
 BAD_RECORD_POLICIES = ("error", "skip")
 BOX_TOLERANCE = 0.01
@@ -31,8 +34,26 @@ BOX_TOLERANCE = 0.01
 _FIX = ("Fix or remove the record (maskrcnn data check lists every bad one), or bind "
         "data.input_pipeline.bad_records to the string skip to skip and count bad records.")
 
+# How tf.debugging.Assert prints the two strings of `check_or_skip`.
+_ASSERT_TEXT = re.compile(r"\[(Bad record .*?)\] \[(Fix or remove .*? bad records\.)\]", re.S)
+
 _SKIPPED = collections.Counter()
 _SKIPPED_LOCK = threading.Lock()
+
+
+class BadRecordError(UserError):
+  """A record failed its check while the input pipeline ran."""
+
+
+def bad_record_error(error: BaseException) -> Optional[BadRecordError]:
+  """The one-line BadRecordError inside a TensorFlow error, or None.
+
+  The training loop sees a bad record as a tf.errors.InvalidArgumentError
+  wrapped in op names; `raise bad_record_error(e) or e` shows the user
+  "Bad record FILE #INDEX: REASON. <how to fix>" alone.
+  """
+  match = _ASSERT_TEXT.search(str(error)) if isinstance(error, tf.errors.OpError) else None
+  return BadRecordError(f"{match.group(1)} {match.group(2)}") if match else None
 
 
 def skipped_record_counts() -> Dict[str, int]:

@@ -70,6 +70,14 @@ def test_a_bad_record_is_an_error_naming_file_and_index(shapes_dir, tmp_path, ki
   assert f"Bad record {path} #2: " in message
   assert re.search(REASONS[kind], message), message
   assert "bind data.input_pipeline.bad_records to the string skip" in message
+  clear = validation.bad_record_error(error.value)
+  assert isinstance(clear, UserError) and str(clear).startswith(f"Bad record {path} #2: ")
+  assert "\n" not in str(clear) and "Fix or remove the record" in str(clear)
+
+
+def test_other_errors_are_not_taken_for_bad_records():
+  assert validation.bad_record_error(ValueError("Bad record x #1: y")) is None
+  assert validation.bad_record_error(tf.errors.InvalidArgumentError(None, None, "other")) is None
 
 
 def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
