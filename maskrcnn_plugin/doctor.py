@@ -115,7 +115,7 @@ class Report:
 
 
 # ---------------------------------------------------------------------------
-# Probes. Each returns plain data and never raises.
+# Probes: each returns plain data. run_checks() turns an exception into a warning.
 
 
 def package_version(distribution: str) -> Optional[str]:
@@ -149,14 +149,16 @@ def tensorflow_gpus(*, run_on_gpu: bool = True) -> List[Dict[str, Any]]:
   """The GPUs TensorFlow sees, with details (TensorFlow imported).
 
   Memory growth is read before anything initializes the GPUs. With
-  `run_on_gpu`, TensorFlow's GPU runtime is then initialized (so memory growth
-  can no longer be changed in this process) to read the usable memory and to
-  run a small convolution on each GPU, which is what fails when the CUDA or
-  cuDNN libraries do not match the build.
+  `run_on_gpu`, memory growth is then turned on (so that the probe takes only
+  the memory it needs on a shared GPU) and TensorFlow's GPU runtime is
+  initialized, to read the usable memory and to run a small convolution on
+  each GPU, which is what fails when the CUDA or cuDNN libraries do not match
+  the build. Memory growth can no longer be changed in this process afterwards.
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  devices = tf.config.list_physical_devices("GPU")
   gpus = []
-  for index, device in enumerate(tf.config.list_physical_devices("GPU")):
+  for device in devices:
     details = tf.config.experimental.get_device_details(device)
     capability = details.get("compute_capability")
     gpus.append({
@@ -166,16 +168,14 @@ def tensorflow_gpus(*, run_on_gpu: bool = True) -> List[Dict[str, Any]]:
         "memory_growth": tf.config.experimental.get_memory_growth(device),
         "memory_limit_mb": None,
         "compute_error": None,
-        "logical_name": f"/GPU:{index}",
     })
   if gpus and run_on_gpu:
-    limits = _gpu_memory_limits_mb()
-    for gpu, limit in zip(gpus, limits):
+    for device in devices:
+      tf.config.experimental.set_memory_growth(device, True)
+    for gpu, limit in zip(gpus, _gpu_memory_limits_mb()):
       gpu["memory_limit_mb"] = limit
-    for gpu in gpus:
-      gpu["compute_error"] = gpu_compute_error(gpu.pop("logical_name"))
-  for gpu in gpus:
-    gpu.pop("logical_name", None)
+    for index, gpu in enumerate(gpus):
+      gpu["compute_error"] = gpu_compute_error(f"/GPU:{index}")
   return gpus
 
 
