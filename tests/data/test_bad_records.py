@@ -108,7 +108,7 @@ def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tm
 
 def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
   good = _good_example(shapes_dir)
-  path = _write(tmp_path / "bad.tfrecord", [_break(good, "class range"), good])
+  path = _write(tmp_path / "bad.tfrecord", [_break(good, "class range"), good, good])
   gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
   validation.reset_skipped_record_counts()
   dataset = input_pipeline(file_pattern=path, global_batch_size=2, num_classes=4,
