@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "maskrcnn_plugin.cli.registry_commands",
     "maskrcnn_plugin.cli.validate",
     "maskrcnn_plugin.cli.data",
+    "maskrcnn_plugin.cli.train",
     "maskrcnn_plugin.cli.doctor",
     "maskrcnn_plugin.cli.serving_commands",
 )

@@ -1,0 +1,303 @@
+"""`run(model_dir, mode)`: builds everything from gin and drives an Orbit Controller.
+
+    schedule.train_steps = 600
+    schedule.steps_per_loop = 50          # steps per tf.function call and progress line
+    schedule.summary_interval = 50        # a multiple of steps_per_loop
+    schedule.checkpoint_interval = 200    # Orbit saves no checkpoint without it
+    schedule.max_to_keep = 3
+    schedule.eval_interval = None         # train_and_eval: evaluate only at the end
+
+Modes: 'train', 'eval' (the newest checkpoint once), 'train_and_eval',
+'continuous_eval' (each new checkpoint until the last step's one is scored).
+A run resumes from the newest checkpoint in model_dir; without one it warm
+starts (`checkpoints.warm_start`) and starts at step 0.
+"""
+
+import contextlib
+import dataclasses
+import io
+import os
+import sys
+import tempfile
+from typing import Callable, Dict, Optional, Sequence, Union
+
+import gin
+import orbit
+import tensorflow as tf
+
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, progress
+from maskrcnn_plugin.training import runtime as runtime_lib
+from maskrcnn_plugin.training.losses import MaskRCNNLosses
+from maskrcnn_plugin.training.optimization import build_optimizer
+from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
+
+MODES = ("train", "eval", "train_and_eval", "continuous_eval")
+DatasetFn = Callable[[Optional[tf.distribute.InputContext]], tf.data.Dataset]
+
+
+@gin.configurable("schedule")
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """Loop settings bound in gin under `schedule` (see the module docstring).
+
+  Attributes:
+    train_steps: The global step training runs to.
+    steps_per_loop: Steps per call of the compiled train loop; progress lines,
+      TensorBoard scalars and checkpoints happen between loops.
+    summary_interval: Steps between training summaries; a multiple of
+      steps_per_loop (default: steps_per_loop).
+    checkpoint_interval: Steps between checkpoints (rounded up to a loop end).
+    max_to_keep: Checkpoints kept in model_dir.
+    eval_interval: Steps between evaluations in train_and_eval (None: at the end).
+    eval_steps: Eval batches per evaluation; -1 for the whole eval set.
+    eval_timeout: continuous_eval: seconds to wait for a new checkpoint.
+  """
+  train_steps: int = 1000
+  steps_per_loop: int = 100
+  summary_interval: Optional[int] = None
+  checkpoint_interval: int = 1000
+  max_to_keep: int = 5
+  eval_interval: Optional[int] = None
+  eval_steps: int = -1
+  eval_timeout: float = 3600.0
+
+  def __post_init__(self):
+    for name in ("train_steps", "steps_per_loop", "checkpoint_interval", "max_to_keep"):
+      if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+        raise UserError(f"schedule.{name} must be a positive integer, got "
+                        f"{getattr(self, name)!r}.")
+    if self.summary_interval is None:
+      object.__setattr__(self, "summary_interval", self.steps_per_loop)
+    if self.summary_interval <= 0 or self.summary_interval % self.steps_per_loop:
+      lower = max(self.summary_interval // self.steps_per_loop, 1) * self.steps_per_loop
+      raise UserError(
+          f"schedule.summary_interval ({self.summary_interval}) must be a positive multiple of "
+          f"schedule.steps_per_loop ({self.steps_per_loop}): summaries are written between "
+          f"loops. Use e.g. schedule.summary_interval = {lower}.")
+    if self.eval_interval is not None and self.eval_interval <= 0:
+      raise UserError(f"schedule.eval_interval must be positive or None, got "
+                      f"{self.eval_interval}.")
+    if self.eval_steps == 0 or self.eval_steps < -1:
+      raise UserError(f"schedule.eval_steps must be positive or -1 (whole eval set), got "
+                      f"{self.eval_steps}.")
+
+
+@dataclasses.dataclass
+class Inputs:
+  """What a run trains on: model and dataset factories.
+
+  Attributes:
+    model_fn: Returns a built MaskRCNNModel (called in the strategy's scope).
+    train_dataset_fn: `fn(input_context)` -> batched (images, labels) for training.
+    eval_dataset_fn: `fn(input_context)` -> finite batched eval data.
+    eval_files: The eval TFRecord files or glob (to generate COCO annotations
+      from when `evaluation.coco_metric.annotation_file` is None).
+  """
+  model_fn: Callable[[], object]
+  train_dataset_fn: DatasetFn
+  eval_dataset_fn: DatasetFn
+  eval_files: Union[str, Sequence[str], None]
+
+
+def plugin_inputs() -> Inputs:
+  """The model and input pipeline configured in gin (`maskrcnn.build_maskrcnn`, `data`)."""
+  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.dataloaders import files as files_lib, input_pipeline
+  from maskrcnn_plugin.modeling import build_maskrcnn
+
+  def scoped(scope):
+    def dataset_fn(input_context=None):
+      with gin.config_scope(scope):
+        return input_pipeline(input_context=input_context)
+    return dataset_fn
+
+  pattern = _bound_value("eval", "data.input_pipeline", "file_pattern")
+  eval_files = None
+  if pattern:
+    eval_files = files_lib.expand_patterns(
+        pattern, "eval/data.input_pipeline.file_pattern",
+        data_dir=_bound_value("eval", "data.input_pipeline", "data_dir"))
+  return Inputs(build_maskrcnn, scoped("train"), scoped("eval"), eval_files)
+
+
+def _bound_value(scope: str, configurable: str, parameter: str):
+  """The value gin binds to `scope/configurable.parameter` (or unscoped), else None."""
+  for key in (f"{scope}/{configurable}.{parameter}", f"{configurable}.{parameter}"):
+    try:
+      value = gin.query_parameter(key)
+    except ValueError:
+      continue
+    if isinstance(value, gin.config.ConfigurableReference):
+      value = value.scoped_configurable_fn()
+    return value
+  return None
+
+
+@dataclasses.dataclass
+class Result:
+  """What a run did.
+
+  Attributes:
+    step: The global step reached.
+    metrics: The last evaluation's metrics ('box/AP', 'mask/AP50', ...), or {}.
+    model_dir: The run's folder.
+    checkpoint: The newest checkpoint in model_dir, or None.
+    model: The trained (or evaluated) model.
+    strategy: The strategy it ran under.
+  """
+  step: int
+  metrics: Dict[str, float]
+  model_dir: str
+  checkpoint: Optional[str]
+  model: object = None
+  strategy: Optional[tf.distribute.Strategy] = None
+
+
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+  return strategy.extended.should_checkpoint
+
+
+def run(model_dir: str, mode: str = "train_and_eval", inputs: Optional[Inputs] = None,
+        printer: Optional[Callable[[str], None]] = None, verbose: bool = False) -> Result:
+  """Trains and/or evaluates as `mode` says, from the parsed gin config.
+
+  Args:
+    model_dir: Checkpoints, config.gin, operative_config.gin, train/ and eval/
+      summaries and eval/metrics_<step>.json go here.
+    mode: One of MODES.
+    inputs: Model and data factories; default `plugin_inputs()`.
+    printer: Receives the progress lines (default: print to stdout).
+    verbose: Also show what Orbit and pycocotools print (Orbit prints every
+      loop's raw output dict; without `verbose` only the plugin's one-line
+      progress is shown).
+
+  Raises:
+    UserError: for bad settings, a missing checkpoint in eval mode, or a
+      non-finite loss (NonFiniteLossError).
+  """
+  if mode not in MODES:
+    raise UserError(f"Unknown mode '{mode}'; choose one of {', '.join(MODES)}.")
+  if printer is None:
+    stdout = sys.stdout
+    printer = lambda line: print(line, file=stdout, flush=True)
+  with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
+    return _run(model_dir, mode, inputs, printer)
+
+
+def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
+         printer: Callable[[str], None]) -> Result:
+  """`run` with stdout already redirected."""
+  config_str = gin.config_str()
+  runtime = runtime_lib.Runtime()
+  runtime_lib.configure_devices(runtime)
+  strategy = runtime_lib.make_strategy(runtime)
+  schedule = Schedule()
+  inputs = inputs or plugin_inputs()
+  tf.io.gfile.makedirs(model_dir)
+  chief = _is_chief(strategy)
+  latest = tf.train.latest_checkpoint(model_dir)
+  if mode == "eval" and latest is None:
+    raise UserError(f"--mode=eval needs a checkpoint in {model_dir}, and there is none. "
+                    "Train first, or point --model_dir at a training run.")
+  if chief:
+    note = checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
+    if note:
+      printer(note)
+  training = mode in ("train", "train_and_eval")
+
+  with strategy.scope():
+    model = inputs.model_fn()
+    global_step = orbit.utils.create_global_step()
+    items = {"model": model, "global_step": global_step}
+    optimizer = None
+    if training:
+      optimizer = build_optimizer()
+      if runtime.uses_loss_scaling:
+        optimizer = model_garden_keras().mixed_precision.LossScaleOptimizer(optimizer)
+      items["optimizer"] = optimizer
+  checkpoint = tf.train.Checkpoint(**items)
+  if latest and mode != "continuous_eval":
+    _restore(checkpoint, latest, partial=not training)
+    printer(f"{'Resuming from' if training else 'Evaluating'} {latest} "
+            f"(step {int(global_step.numpy())}).")
+  elif training:
+    warm = checkpoints.warm_start(model)
+    if warm:
+      printer(f"Warm start from {warm}.")
+
+  trainer = None
+  if training:
+    trainer = MaskRCNNTrainer(model=model, optimizer=optimizer, losses=MaskRCNNLosses(model),
+                              dataset_fn=inputs.train_dataset_fn, strategy=strategy,
+                              global_step=global_step, jit_compile=runtime.jit_compile)
+  evaluator = None
+  if mode != "train":
+    metric = evaluator_lib.coco_metric(
+        model_dir, inputs.eval_files,
+        include_mask=model.get_config().get("mask_head") is not None)
+    evaluator = evaluator_lib.MaskRCNNEvaluator(
+        model=model, dataset_fn=inputs.eval_dataset_fn, strategy=strategy, metric=metric,
+        global_step=global_step, metrics_dir=os.path.join(model_dir, "eval"))
+  if chief:
+    checkpoints.write_operative_config(model_dir)
+
+  # Non-chief workers of a multi-worker run must take part in saving (variables
+  # may sync on read) but must not overwrite the chief's files.
+  checkpoint_dir = model_dir if chief else tempfile.mkdtemp(prefix="maskrcnn_worker_")
+  manager = tf.train.CheckpointManager(
+      checkpoint, directory=checkpoint_dir,
+      max_to_keep=schedule.max_to_keep if chief else 1, step_counter=global_step,
+      checkpoint_interval=schedule.checkpoint_interval)
+  controller = orbit.Controller(
+      global_step=global_step, trainer=trainer, evaluator=evaluator, strategy=strategy,
+      steps_per_loop=schedule.steps_per_loop if training else None,
+      checkpoint_manager=manager if training else None,
+      summary_interval=schedule.summary_interval if training else None,
+      summary_dir=os.path.join(model_dir, "train") if chief else None,
+      eval_summary_dir=os.path.join(model_dir, "eval") if chief else None,
+      train_actions=[progress.TrainProgress(global_step, schedule.train_steps, printer)],
+      eval_actions=[progress.EvalProgress(global_step, printer)])
+  metrics = _drive(controller, mode, schedule, model_dir, checkpoint, global_step)
+  return Result(step=int(global_step.numpy()), metrics={k: float(v) for k, v in metrics.items()},
+                model_dir=model_dir, checkpoint=tf.train.latest_checkpoint(model_dir),
+                model=model, strategy=strategy)
+
+
+def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> None:
+  """Restores `path`; raises UserError when it does not fit the configured model."""
+  try:
+    status = checkpoint.restore(path)
+    if partial:
+      status.expect_partial()
+    status.assert_existing_objects_matched()
+  except (AssertionError, ValueError) as error:
+    raise UserError(f"Checkpoint {path} does not match the model built from this gin config "
+                    f"({str(error).splitlines()[0][:300]}). Use the config it was trained with "
+                    "(model_dir/config.gin) or a new --model_dir.") from error
+
+
+def _drive(controller: orbit.Controller, mode: str, schedule: Schedule, model_dir: str,
+           checkpoint: tf.train.Checkpoint, global_step: tf.Variable) -> Dict[str, float]:
+  """Runs `mode` on `controller`; returns the last evaluation's metrics."""
+  metrics: Dict[str, float] = {}
+  if mode == "train":
+    controller.train(steps=schedule.train_steps)
+  elif mode == "train_and_eval" and int(global_step.numpy()) >= schedule.train_steps:
+    metrics = controller.evaluate(steps=schedule.eval_steps) or {}  # Already trained.
+  elif mode == "train_and_eval":
+    metrics = controller.train_and_evaluate(
+        train_steps=schedule.train_steps, eval_steps=schedule.eval_steps,
+        eval_interval=schedule.eval_interval) or {}
+  elif mode == "eval":
+    metrics = controller.evaluate(steps=schedule.eval_steps) or {}
+  else:
+    # Orbit's evaluate_continuously waits `timeout` after the last checkpoint
+    # even when it is the final one; this loop stops as soon as it is scored.
+    for path in tf.train.checkpoints_iterator(model_dir, timeout=schedule.eval_timeout):
+      _restore(checkpoint, path, partial=True)
+      metrics = controller.evaluate(steps=schedule.eval_steps) or {}
+      if int(global_step.numpy()) >= schedule.train_steps:
+        break
+  return metrics

@@ -1,0 +1,151 @@
+"""Where and how training runs: strategy, devices, precision, XLA.
+
+    runtime.strategy = @strategies.mirrored       # the one binding to change (no '()')
+    strategies.mirrored.devices = ['/gpu:0', '/gpu:1']   # optional parameters
+    runtime.mixed_precision = 'mixed_float16'     # 'float32' | 'mixed_float16' | 'mixed_bfloat16'
+    runtime.gpu_memory_growth = True
+    runtime.jit_compile = False
+
+Strategies (STRATEGIES registry, gin module `strategies`):
+  one_device             one CPU or GPU (the first GPU when there is one)
+  mirrored               all local GPUs (or the listed devices) in sync
+  multi_worker_mirrored  several machines described by the TF_CONFIG variable
+  tpu                    a TPU system (Model Garden's TPU set-up)
+"""
+
+import dataclasses
+import json
+import os
+from typing import Callable, Optional, Sequence
+
+import gin
+import tensorflow as tf
+
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.registries import STRATEGIES
+from official.common import distribute_utils
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@STRATEGIES.register("one_device")
+def one_device(device: Optional[str] = None) -> tf.distribute.Strategy:
+  """One device: `device`, else the first GPU, else the CPU."""
+  if device is None:
+    device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
+  return tf.distribute.OneDeviceStrategy(device)
+
+
+@STRATEGIES.register("mirrored")
+def mirrored(devices: Optional[Sequence[str]] = None,
+             cross_device_ops: Optional[str] = None) -> tf.distribute.Strategy:
+  """Synchronous data parallelism over local devices.
+
+  Args:
+    devices: Device names; default all GPUs, or all (logical) CPUs without GPUs.
+    cross_device_ops: 'nccl', 'hierarchical_copy' or None (TensorFlow picks).
+  """
+  if devices is None:
+    devices = ([d.name for d in tf.config.list_logical_devices("GPU")] or
+               [d.name for d in tf.config.list_logical_devices("CPU")])
+  ops = {None: None, "nccl": tf.distribute.NcclAllReduce,
+         "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce}
+  if cross_device_ops not in ops:
+    raise UserError(f"strategies.mirrored.cross_device_ops must be one of 'nccl', "
+                    f"'hierarchical_copy' or None, got {cross_device_ops!r}.")
+  return tf.distribute.MirroredStrategy(
+      devices=list(devices), cross_device_ops=ops[cross_device_ops] and ops[cross_device_ops]())
+
+
+@STRATEGIES.register("multi_worker_mirrored")
+def multi_worker_mirrored(communication: str = "auto") -> tf.distribute.Strategy:
+  """Synchronous training on the workers listed in TF_CONFIG.
+
+  Every worker runs the same `maskrcnn train` command with its own TF_CONFIG
+  ({"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}).
+  Worker 0 (the chief) writes checkpoints and summaries to model_dir.
+
+  Args:
+    communication: 'auto', 'ring' (gRPC) or 'nccl'.
+  """
+  if not os.environ.get("TF_CONFIG"):
+    raise UserError("strategies.multi_worker_mirrored needs the TF_CONFIG environment "
+                    "variable describing the cluster and this worker's task, e.g. "
+                    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                    '"task": {"type": "worker", "index": 0}}.')
+  try:
+    json.loads(os.environ["TF_CONFIG"])
+  except json.JSONDecodeError as error:
+    raise UserError(f"TF_CONFIG is not valid JSON: {error}.") from error
+  options = {"auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+             "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+             "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL}
+  if communication not in options:
+    raise UserError(f"strategies.multi_worker_mirrored.communication must be one of "
+                    f"{', '.join(options)}, got {communication!r}.")
+  return tf.distribute.MultiWorkerMirroredStrategy(
+      communication_options=tf.distribute.experimental.CommunicationOptions(
+          implementation=options[communication]))
+
+
+@STRATEGIES.register("tpu")
+def tpu(tpu_address: str = "") -> tf.distribute.Strategy:
+  """A TPUStrategy; `tpu_address` '' or 'local' for local TPUs, else the TPU name."""
+  return distribute_utils.get_distribution_strategy("tpu", tpu_address=tpu_address)
+
+
+@gin.configurable("runtime")
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+  """Run-time settings bound in gin under `runtime`.
+
+  Attributes:
+    strategy: A factory from STRATEGIES, e.g. `@strategies.mirrored` (without
+      '()': the strategy is built after device set-up by `make_strategy`).
+    mixed_precision: 'float32', 'mixed_float16' (GPU, with dynamic loss
+      scaling) or 'mixed_bfloat16' (TPU, recent CPUs).
+    gpu_memory_growth: Allocate GPU memory as needed instead of all at once.
+    jit_compile: Compile the train step with XLA. Off by default: measure first.
+  """
+  strategy: Optional[Callable[[], tf.distribute.Strategy]] = None
+  mixed_precision: str = "float32"
+  gpu_memory_growth: bool = True
+  jit_compile: bool = False
+
+  def __post_init__(self):
+    if self.mixed_precision not in PRECISIONS:
+      raise UserError(f"runtime.mixed_precision must be one of {', '.join(PRECISIONS)}, got "
+                      f"{self.mixed_precision!r}.")
+
+  @property
+  def uses_loss_scaling(self) -> bool:
+    return self.mixed_precision == "mixed_float16"
+
+
+def configure_devices(runtime: Runtime) -> None:
+  """GPU memory growth and the Keras precision policy; call before building models."""
+  gpus = tf.config.list_physical_devices("GPU")
+  if runtime.gpu_memory_growth:
+    for gpu in gpus:
+      try:
+        tf.config.experimental.set_memory_growth(gpu, True)
+      except RuntimeError:  # Devices already initialized: growth is fixed by then.
+        pass
+  if runtime.mixed_precision == "mixed_float16" and not gpus:
+    raise UserError("runtime.mixed_precision = 'mixed_float16' needs a GPU (float16 is slow "
+                    "and unscaled elsewhere); use 'mixed_bfloat16' on CPU or TPU, or "
+                    "'float32'.")
+  from maskrcnn_plugin.keras_setup import model_garden_keras  # pylint: disable=import-outside-toplevel
+  model_garden_keras().mixed_precision.set_global_policy(runtime.mixed_precision)
+
+
+def make_strategy(runtime: Runtime) -> tf.distribute.Strategy:
+  """Builds the configured strategy (one_device when none is bound)."""
+  factory = runtime.strategy if runtime.strategy is not None else one_device
+  if isinstance(factory, tf.distribute.Strategy):
+    return factory
+  if not callable(factory):
+    raise UserError(f"runtime.strategy must name a strategy factory such as "
+                    f"@strategies.mirrored, got {factory!r}. Registered: "
+                    f"{', '.join(STRATEGIES.names())}.")
+  return factory()

@@ -1,0 +1,79 @@
+"""Schedule, runtime, optimizer and learning-rate settings: values and errors."""
+
+import gin
+import pytest
+
+from maskrcnn_plugin import training
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.training import optimization, runtime
+
+
+def test_summary_interval_must_be_a_multiple_of_steps_per_loop():
+  with pytest.raises(UserError, match=r"summary_interval \(150\) must be a positive multiple of "
+                                      r"schedule.steps_per_loop \(100\).*= 100"):
+    training.Schedule(steps_per_loop=100, summary_interval=150)
+  assert training.Schedule(steps_per_loop=50).summary_interval == 50
+
+
+@pytest.mark.parametrize("field", ["train_steps", "steps_per_loop", "checkpoint_interval"])
+def test_schedule_rejects_non_positive_counts(field):
+  with pytest.raises(UserError, match=f"schedule.{field} must be a positive integer"):
+    training.Schedule(**{field: 0})
+
+
+def test_runtime_rejects_unknown_precision_and_float16_without_gpu():
+  with pytest.raises(UserError, match="runtime.mixed_precision must be one of"):
+    runtime.Runtime(mixed_precision="float16")
+  with pytest.raises(UserError, match="needs a GPU"):
+    runtime.configure_devices(runtime.Runtime(mixed_precision="mixed_float16"))
+
+
+def test_strategy_is_chosen_by_one_binding():
+  gin.parse_config("runtime.strategy = @strategies.one_device")
+  strategy = runtime.make_strategy(runtime.Runtime())
+  assert strategy.num_replicas_in_sync == 1
+  assert "CPU" in strategy.extended.worker_devices[0].upper()
+
+
+def test_multi_worker_needs_tf_config(monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  with pytest.raises(UserError, match="needs the TF_CONFIG environment variable"):
+    runtime.multi_worker_mirrored()
+
+
+def test_linear_warmup_then_stepwise_values():
+  schedule = optimization.linear_warmup(
+      optimization.stepwise(boundaries=[10, 20], values=[0.1, 0.01, 0.001]),
+      warmup_steps=5, warmup_learning_rate=0.0)
+  assert [round(float(schedule(step)), 6) for step in (0, 5, 15, 25)] == [0.0, 0.1, 0.01, 0.001]
+
+
+def test_cosine_decays_to_alpha():
+  schedule = optimization.cosine(initial_learning_rate=0.1, decay_steps=100, alpha=0.1)
+  assert float(schedule(0)) == pytest.approx(0.1)
+  assert float(schedule(100)) == pytest.approx(0.01)
+
+
+def test_stepwise_needs_one_more_value_than_boundaries():
+  with pytest.raises(UserError, match="one more value than boundaries"):
+    optimization.stepwise(boundaries=[10, 20], values=[0.1, 0.01])
+
+
+def test_optimizers_from_gin_with_clipping():
+  gin.parse_config("""
+      optimization.build_optimizer.optimizer = @optimizers.adamw
+      optimization.build_optimizer.learning_rate = @lr_schedules.constant()
+      optimization.build_optimizer.global_clipnorm = 5.0
+      optimizers.adamw.weight_decay = 0.05
+  """)
+  optimizer = optimization.build_optimizer()
+  assert type(optimizer).__name__ == "AdamW"
+  assert optimizer.global_clipnorm == 5.0 and optimizer.weight_decay == 0.05
+  assert optimization.learning_rate_at(optimizer, 0) == pytest.approx(0.01)
+  sgd = optimization.sgd(0.1, momentum=0.8)
+  assert type(sgd).__name__ == "SGD" and sgd.momentum == 0.8
+
+
+def test_build_optimizer_needs_a_factory_not_an_instance():
+  with pytest.raises(UserError, match=r"without '\(\)'"):
+    optimization.build_optimizer(optimizer=0.1, learning_rate=0.1)
