@@ -17,6 +17,7 @@ from maskrcnn_plugin.registries import (  # noqa: E402
     register_detection_head, register_lr_schedule, register_mask_head, register_optimizer,
     register_parser, register_rpn_head)
 
+from maskrcnn_plugin import modeling  # noqa: E402,F401  registers the built-in components
 from maskrcnn_plugin import dataloaders  # noqa: E402,F401  registers decoders and parsers
 
 __version__ = "0.1.0"

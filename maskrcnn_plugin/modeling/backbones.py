@@ -1,0 +1,211 @@
+"""Built-in backbones: Model Garden's ResNet, MobileNet and SpineNet.
+
+Backbone contract (checked by `contract.check_backbone` when the model is
+built): a factory takes `input_specs`, a Keras `InputSpec` of shape
+[None, height, width, 3], plus its own keyword parameters, and returns a Keras
+model of Model Garden's Keras (tf_keras under TF >= 2.16) that maps images
+[batch, height, width, 3] to a dict {level: [batch, ceil(height / 2**level),
+ceil(width / 2**level), channels]} keyed by level strings ("2".."5") and that
+exposes `output_specs`, the dict {level: TensorShape} of those outputs.
+
+`maskrcnn.build_maskrcnn` passes `input_specs` with the static image size, and
+also `activation`, `use_sync_bn`, `norm_momentum`, `norm_epsilon`,
+`kernel_regularizer`, `min_level` and `max_level` to factories that accept them
+(unless bound in gin for that factory), as Model Garden's backbone builders
+take them from the model's `norm_activation` config and weight decay.
+"""
+
+from typing import Optional
+
+from official.vision.modeling.backbones import mobilenet as mg_mobilenet
+from official.vision.modeling.backbones import resnet as mg_resnet
+from official.vision.modeling.backbones import spinenet as mg_spinenet
+
+from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.registries import BACKBONES
+
+keras = model_garden_keras()
+
+
+def _input_specs(input_specs: Optional["keras.layers.InputSpec"]) -> "keras.layers.InputSpec":
+  """`input_specs`, or a spec of RGB images of any size when it is None."""
+  return input_specs or keras.layers.InputSpec(shape=[None, None, None, 3])
+
+
+@BACKBONES.register("resnet")
+def resnet(input_specs: Optional["keras.layers.InputSpec"] = None,
+           *,
+           model_id: int = 50,
+           depth_multiplier: float = 1.0,
+           stem_type: str = "v0",
+           se_ratio: float = 0.0,
+           stochastic_depth_drop_rate: float = 0.0,
+           scale_stem: bool = True,
+           resnetd_shortcut: bool = False,
+           replace_stem_max_pool: bool = False,
+           bn_trainable: bool = True,
+           activation: str = "relu",
+           use_sync_bn: bool = False,
+           norm_momentum: float = 0.99,
+           norm_epsilon: float = 0.001,
+           kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
+  """Model Garden's ResNet (`official.vision.modeling.backbones.ResNet`).
+
+  Outputs levels "2".."5" (strides 4..32) with 64..512 channels for depths 10-34
+  and 256..2048 for deeper ones (times `depth_multiplier`). Defaults are those
+  of Model Garden's `backbones.ResNet` config.
+
+  Args:
+    input_specs: InputSpec [None, height, width, 3]; None means any size.
+    model_id: Depth: 10, 18, 26, 34, 50, 101, 152, 200, 270, 350 or 420.
+    depth_multiplier: Scales the channels of every layer.
+    stem_type: 'v0' (7x7 conv) or 'v1' (ResNet-D stem of three 3x3 convs).
+    se_ratio: Squeeze-and-excitation ratio; 0 disables it.
+    stochastic_depth_drop_rate: Final stochastic depth drop rate.
+    scale_stem: Whether the 'v1' stem's channels scale with depth_multiplier.
+    resnetd_shortcut: Use ResNet-D's average-pooling shortcut.
+    replace_stem_max_pool: Replace the stem's max pool by a strided conv.
+    bn_trainable: Whether batch normalization layers are trainable.
+    activation: Activation of every block.
+    use_sync_bn: Synchronized batch normalization across replicas.
+    norm_momentum: Batch normalization momentum.
+    norm_epsilon: Batch normalization epsilon.
+    kernel_regularizer: Regularizer of conv kernels (weight decay).
+
+  Returns:
+    The ResNet Keras model.
+  """
+  if model_id not in mg_resnet.RESNET_SPECS:
+    raise ValueError(f"model_id={model_id!r} is not a ResNet depth Model Garden has; use one "
+                     f"of {', '.join(str(d) for d in sorted(mg_resnet.RESNET_SPECS))}.")
+  return mg_resnet.ResNet(
+      model_id=model_id,
+      input_specs=_input_specs(input_specs),
+      depth_multiplier=depth_multiplier,
+      stem_type=stem_type,
+      resnetd_shortcut=resnetd_shortcut,
+      replace_stem_max_pool=replace_stem_max_pool,
+      se_ratio=se_ratio,
+      init_stochastic_depth_rate=stochastic_depth_drop_rate,
+      scale_stem=scale_stem,
+      activation=activation,
+      use_sync_bn=use_sync_bn,
+      norm_momentum=norm_momentum,
+      norm_epsilon=norm_epsilon,
+      kernel_regularizer=kernel_regularizer,
+      bn_trainable=bn_trainable)
+
+
+@BACKBONES.register("mobilenet")
+def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
+              *,
+              model_id: str = "MobileNetV2",
+              filter_size_scale: float = 1.0,
+              stochastic_depth_drop_rate: float = 0.0,
+              flat_stochastic_depth_drop_rate: bool = True,
+              output_stride: Optional[int] = None,
+              output_intermediate_endpoints: bool = False,
+              use_sync_bn: bool = False,
+              norm_momentum: float = 0.99,
+              norm_epsilon: float = 0.001,
+              kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
+  """Model Garden's MobileNet family (`official.vision.modeling.backbones.MobileNet`).
+
+  Outputs levels "2".."5" (strides 4..32); MobileNetV2 has 24, 32, 96 and 320
+  channels. Each model_id fixes its own activations (relu6, hard-swish...), so
+  this factory takes no `activation`, like Model Garden's builder. Defaults are
+  those of Model Garden's `backbones.MobileNet` config.
+
+  Args:
+    input_specs: InputSpec [None, height, width, 3]; None means any size.
+    model_id: 'MobileNetV1', 'MobileNetV2', 'MobileNetV3Large',
+      'MobileNetV3Small', 'MobileNetMultiAVG', 'MobileNetV4ConvSmall', ...
+    filter_size_scale: Width multiplier of every layer.
+    stochastic_depth_drop_rate: Stochastic depth drop rate.
+    flat_stochastic_depth_drop_rate: Same rate for all blocks instead of a
+      linear increase.
+    output_stride: Output stride for dilated convolutions; None for none.
+    output_intermediate_endpoints: Also output intermediate block endpoints.
+    use_sync_bn: Synchronized batch normalization across replicas.
+    norm_momentum: Batch normalization momentum.
+    norm_epsilon: Batch normalization epsilon.
+    kernel_regularizer: Regularizer of conv kernels (weight decay).
+
+  Returns:
+    The MobileNet Keras model.
+  """
+  if model_id not in mg_mobilenet.SUPPORTED_SPECS_MAP:
+    raise ValueError(f"model_id={model_id!r} is not a MobileNet Model Garden has; use one of "
+                     f"{', '.join(mg_mobilenet.SUPPORTED_SPECS_MAP)}.")
+  return mg_mobilenet.MobileNet(
+      model_id=model_id,
+      filter_size_scale=filter_size_scale,
+      input_specs=_input_specs(input_specs),
+      stochastic_depth_drop_rate=stochastic_depth_drop_rate,
+      flat_stochastic_depth_drop_rate=flat_stochastic_depth_drop_rate,
+      output_stride=output_stride,
+      output_intermediate_endpoints=output_intermediate_endpoints,
+      use_sync_bn=use_sync_bn,
+      norm_momentum=norm_momentum,
+      norm_epsilon=norm_epsilon,
+      kernel_regularizer=kernel_regularizer)
+
+
+@BACKBONES.register("spinenet")
+def spinenet(input_specs: "keras.layers.InputSpec",
+             *,
+             model_id: str = "49",
+             min_level: int = 3,
+             max_level: int = 7,
+             stochastic_depth_drop_rate: float = 0.0,
+             activation: str = "relu",
+             use_sync_bn: bool = False,
+             norm_momentum: float = 0.99,
+             norm_epsilon: float = 0.001,
+             kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
+  """Model Garden's SpineNet (`official.vision.modeling.backbones.SpineNet`).
+
+  Outputs levels min_level..max_level ("3".."7" by default), each with the
+  model's endpoint width (256 for '49'). SpineNet resamples between levels, so
+  it needs a static image size divisible by 2**max_level: reference it
+  uncalled (`@backbones.spinenet`) so that the builder passes the image size.
+  The builder passes the anchors' min_level/max_level unless bound here.
+
+  Args:
+    input_specs: InputSpec [None, height, width, 3] with static height, width.
+    model_id: '49S', '49', '96', '143', '143L' or '190' (scaling of SpineNet-49).
+    min_level: Finest output level.
+    max_level: Coarsest output level.
+    stochastic_depth_drop_rate: Final stochastic depth drop rate.
+    activation: Activation of every block.
+    use_sync_bn: Synchronized batch normalization across replicas.
+    norm_momentum: Batch normalization momentum.
+    norm_epsilon: Batch normalization epsilon.
+    kernel_regularizer: Regularizer of conv kernels (weight decay).
+
+  Returns:
+    The SpineNet Keras model.
+  """
+  model_id = str(model_id)
+  if model_id not in mg_spinenet.SCALING_MAP:
+    raise ValueError(f"model_id={model_id!r} is not a SpineNet Model Garden has; use one of "
+                     f"{', '.join(mg_spinenet.SCALING_MAP)}.")
+  height, width = list(input_specs.shape)[1:3]
+  if height is None or width is None:
+    raise ValueError("SpineNet needs a static image size: reference it uncalled "
+                     "(`@backbones.spinenet`) so that maskrcnn.build_maskrcnn passes IMAGE_SIZE.")
+  scaling = mg_spinenet.SCALING_MAP[model_id]
+  return mg_spinenet.SpineNet(
+      input_specs=input_specs,
+      min_level=min_level,
+      max_level=max_level,
+      endpoints_num_filters=scaling["endpoints_num_filters"],
+      resample_alpha=scaling["resample_alpha"],
+      block_repeats=scaling["block_repeats"],
+      filter_size_scale=scaling["filter_size_scale"],
+      init_stochastic_depth_rate=stochastic_depth_drop_rate,
+      kernel_regularizer=kernel_regularizer,
+      activation=activation,
+      use_sync_bn=use_sync_bn,
+      norm_momentum=norm_momentum,
+      norm_epsilon=norm_epsilon)

@@ -1,0 +1,171 @@
+"""Built-in heads: Model Garden's RPN, box (detection) and mask heads.
+
+Defaults are those of Model Garden's Mask R-CNN config
+(`official.vision.configs.maskrcnn`: RPNHead, DetectionHead, MaskHead), which
+differ from the layers' own defaults (e.g. the box head has 4 convs and 1 fc).
+`maskrcnn.build_maskrcnn` passes the context arguments (levels, anchors per
+location, num_classes) and `activation`, `use_sync_bn`, `norm_momentum`,
+`norm_epsilon`, `kernel_regularizer` unless those are bound in gin for the head.
+"""
+
+from typing import Optional
+
+from official.vision.modeling.heads import dense_prediction_heads
+from official.vision.modeling.heads import instance_heads
+
+from maskrcnn_plugin.registries import DETECTION_HEADS, MASK_HEADS, RPN_HEADS
+
+
+@RPN_HEADS.register("rpn_head")
+def rpn_head(min_level: int,
+             max_level: int,
+             num_anchors_per_location: int,
+             *,
+             num_convs: int = 1,
+             num_filters: int = 256,
+             use_separable_conv: bool = False,
+             activation: str = "relu",
+             use_sync_bn: bool = False,
+             norm_momentum: float = 0.99,
+             norm_epsilon: float = 0.001,
+             kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
+  """Model Garden's region proposal head (`dense_prediction_heads.RPNHead`).
+
+  Input: the decoder's features {level: [batch, h_l, w_l, c]}. Output:
+  (scores, boxes), dicts {level: [batch, h_l, w_l, A]} and
+  {level: [batch, h_l, w_l, 4 * A]} with A = num_anchors_per_location.
+
+  Args:
+    min_level: Finest level (from maskrcnn.AnchorSettings).
+    max_level: Coarsest level (from maskrcnn.AnchorSettings).
+    num_anchors_per_location: num_scales * len(aspect_ratios).
+    num_convs: Shared 3x3 convolutions before the predictors.
+    num_filters: Channels of those convolutions.
+    use_separable_conv: Depthwise-separable convolutions.
+    activation: Activation after each convolution.
+    use_sync_bn: Synchronized batch normalization across replicas.
+    norm_momentum: Batch normalization momentum.
+    norm_epsilon: Batch normalization epsilon.
+    kernel_regularizer: Regularizer of conv kernels (weight decay).
+
+  Returns:
+    The RPNHead layer.
+  """
+  return dense_prediction_heads.RPNHead(
+      min_level=min_level,
+      max_level=max_level,
+      num_anchors_per_location=num_anchors_per_location,
+      num_convs=num_convs,
+      num_filters=num_filters,
+      use_separable_conv=use_separable_conv,
+      activation=activation,
+      use_sync_bn=use_sync_bn,
+      norm_momentum=norm_momentum,
+      norm_epsilon=norm_epsilon,
+      kernel_regularizer=kernel_regularizer)
+
+
+@DETECTION_HEADS.register("detection_head")
+def detection_head(num_classes: int,
+                   *,
+                   num_convs: int = 4,
+                   num_filters: int = 256,
+                   use_separable_conv: bool = False,
+                   num_fcs: int = 1,
+                   fc_dims: int = 1024,
+                   class_agnostic_bbox_pred: bool = False,
+                   activation: str = "relu",
+                   use_sync_bn: bool = False,
+                   norm_momentum: float = 0.99,
+                   norm_epsilon: float = 0.001,
+                   kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None,
+                   name: str = "detection_head"):
+  """Model Garden's Fast R-CNN box head (`instance_heads.DetectionHead`).
+
+  Input: ROI features [batch, num_rois, crop, crop, c]. Output: (class logits
+  [batch, num_rois, num_classes], box deltas [batch, num_rois, 4 * num_classes],
+  or [batch, num_rois, 4] when class_agnostic_bbox_pred).
+
+  Args:
+    num_classes: Classes including background (from build_maskrcnn).
+    num_convs: 3x3 convolutions on the ROI features (4, as Model Garden's
+      Mask R-CNN; 0 with num_fcs=2 is the classic 2-fc head).
+    num_filters: Channels of those convolutions.
+    use_separable_conv: Depthwise-separable convolutions.
+    num_fcs: Fully connected layers after the convolutions.
+    fc_dims: Units of each fully connected layer.
+    class_agnostic_bbox_pred: One box per ROI instead of one per class
+      (required by cascade heads).
+    activation: Activation after each layer.
+    use_sync_bn: Synchronized batch normalization across replicas.
+    norm_momentum: Batch normalization momentum.
+    norm_epsilon: Batch normalization epsilon.
+    kernel_regularizer: Regularizer of kernels (weight decay).
+    name: Layer name; the builder names cascade stages detection_head_<n>.
+
+  Returns:
+    The DetectionHead layer.
+  """
+  return instance_heads.DetectionHead(
+      num_classes=num_classes,
+      num_convs=num_convs,
+      num_filters=num_filters,
+      use_separable_conv=use_separable_conv,
+      num_fcs=num_fcs,
+      fc_dims=fc_dims,
+      class_agnostic_bbox_pred=class_agnostic_bbox_pred,
+      activation=activation,
+      use_sync_bn=use_sync_bn,
+      norm_momentum=norm_momentum,
+      norm_epsilon=norm_epsilon,
+      kernel_regularizer=kernel_regularizer,
+      name=name)
+
+
+@MASK_HEADS.register("mask_head")
+def mask_head(num_classes: int,
+              *,
+              upsample_factor: int = 2,
+              num_convs: int = 4,
+              num_filters: int = 256,
+              use_separable_conv: bool = False,
+              class_agnostic: bool = False,
+              activation: str = "relu",
+              use_sync_bn: bool = False,
+              norm_momentum: float = 0.99,
+              norm_epsilon: float = 0.001,
+              kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
+  """Model Garden's mask head (`instance_heads.MaskHead`).
+
+  Input: (ROI features [batch, num_rois, crop, crop, c], classes
+  [batch, num_rois]). Output: mask logits [batch, num_rois, crop * f, crop * f]
+  with f = upsample_factor; the mask target size is crop * f (28 by default).
+
+  Args:
+    num_classes: Classes including background (from build_maskrcnn).
+    upsample_factor: Upsampling of the ROI features by a transposed conv.
+    num_convs: 3x3 convolutions before upsampling.
+    num_filters: Channels of those convolutions.
+    use_separable_conv: Depthwise-separable convolutions.
+    class_agnostic: One mask per ROI instead of one per class.
+    activation: Activation after each convolution.
+    use_sync_bn: Synchronized batch normalization across replicas.
+    norm_momentum: Batch normalization momentum.
+    norm_epsilon: Batch normalization epsilon.
+    kernel_regularizer: Regularizer of conv kernels (weight decay).
+
+  Returns:
+    The MaskHead layer.
+  """
+  return instance_heads.MaskHead(
+      num_classes=num_classes,
+      upsample_factor=upsample_factor,
+      num_convs=num_convs,
+      num_filters=num_filters,
+      use_separable_conv=use_separable_conv,
+      activation=activation,
+      use_sync_bn=use_sync_bn,
+      norm_momentum=norm_momentum,
+      norm_epsilon=norm_epsilon,
+      kernel_regularizer=kernel_regularizer,
+      class_agnostic=class_agnostic)
