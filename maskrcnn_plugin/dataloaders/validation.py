@@ -4,7 +4,8 @@ Every record is summarized cheaply (image bytes, box coordinates, class ids,
 mask count) and checked, inside tf.data, for:
 
   * image bytes that are empty, not JPEG/PNG/GIF/BMP/WebP, or truncated (a
-    JPEG without its end marker, a PNG without its IEND chunk);
+    JPEG without an end-of-image marker in its last 4 KiB, a PNG not ending
+    with its IEND chunk);
   * box coordinate lists of different lengths, and class or mask counts that
     differ from the box count;
   * class ids outside [1, num_classes - 1];
@@ -13,8 +14,11 @@ mask count) and checked, inside tf.data, for:
 
 With `bad_records='error'` a bad record stops the input pipeline with
 "Bad record FILE #INDEX: REASON" (a tf.errors.InvalidArgumentError raised in
-the training loop; `bad_record_error(e)` turns it into one clear UserError). With `bad_records='skip'` it is dropped, logged as a
-warning with file and index, and counted: `skipped_record_counts()`.
+the training loop; `bad_record_error(e)` turns it into one clear UserError).
+With `bad_records='skip'` it is dropped, logged as a warning with file and
+index, and counted: `skipped_record_counts()`. Image bytes that pass these
+checks but are corrupt inside still fail in TensorFlow's decoder, with its own
+message; `maskrcnn data check` names such records.
 """
 
 import collections
@@ -30,6 +34,9 @@ from maskrcnn_plugin.errors import UserError
 
 BAD_RECORD_POLICIES = ("error", "skip")
 BOX_TOLERANCE = 0.01
+# JPEG files may carry trailing bytes after the end-of-image marker (TensorFlow
+# ignores them); the marker is searched for in this many final bytes.
+JPEG_TRAILER_BYTES = 4096
 # Without quotes: tf.debugging.Assert escapes them in its message.
 _FIX = ("Fix or remove the record (maskrcnn data check lists every bad one), or bind "
         "data.input_pipeline.bad_records to the string skip to skip and count bad records.")
@@ -115,10 +122,17 @@ def _image_problem(encoded: tf.Tensor) -> tf.Tensor:
   is_other = tf.reduce_any(tf.stack([
       tf.equal(head(4), b"GIF8"), tf.equal(head(2), b"BM"),
       tf.logical_and(tf.equal(head(4), b"RIFF"),
-                     tf.equal(tf.strings.substr(encoded, 8, 4), b"WEBP"))]))
+                     tf.equal(tf.strings.substr(encoded, tf.minimum(8, length), 4),
+                              b"WEBP"))]))
+
+  def jpeg_end_missing():
+    end = tf.io.decode_raw(tail(JPEG_TRAILER_BYTES), tf.uint8)
+    return tf.logical_not(tf.reduce_any(tf.logical_and(tf.equal(end[:-1], 0xFF),
+                                                       tf.equal(end[1:], 0xD9))))
+
   problems = [
       (tf.equal(length, 0), "the image is empty (no image/encoded bytes)"),
-      (tf.logical_and(is_jpeg, tf.not_equal(tail(2), b"\xff\xd9")),
+      (tf.cond(is_jpeg, jpeg_end_missing, lambda: False),
        "the JPEG image is truncated or corrupt (no end-of-image marker)"),
       (tf.logical_and(is_png, tf.not_equal(tail(8), b"IEND\xaeB`\x82")),
        "the PNG image is truncated or corrupt (no IEND chunk)"),
@@ -147,7 +161,7 @@ def record_problem(summary: Dict[str, tf.Tensor], num_classes: Optional[int]) ->
 
   def when_lengths_match(check):
     # Elementwise box checks only make sense once the lists have one length.
-    return tf.logical_and(same_lengths, tf.cond(same_lengths, check, lambda: False))
+    return tf.cond(same_lengths, check, lambda: False)
 
   image_reason = _image_problem(summary["encoded"])
   as_text = lambda t: tf.strings.reduce_join(tf.strings.as_string(t), separator=", ")
@@ -194,8 +208,7 @@ def reason_key(reason: str) -> str:
                       ("mask/box count mismatch", "masks for"),
                       ("class id outside label range", "outside the label range"),
                       ("zero-area box", "zero area"),
-                      ("box outside image", "outside the image"),
-                      ("truncated file", "truncated TFRecord")):
+                      ("box outside image", "outside the image")):
     if marker in reason:
       return key
   return "other"

@@ -23,6 +23,8 @@ def _break(example, kind):
   if kind == "truncated image":
     encoded = feature["image/encoded"].bytes_list.value[0]
     feature["image/encoded"].bytes_list.value[0] = encoded[:len(encoded) // 2]
+  elif kind == "empty image":
+    feature["image/encoded"].bytes_list.value[0] = b""
   elif kind == "not an image":
     feature["image/encoded"].bytes_list.value[0] = b"this is not an image"
   elif kind == "mask count":
@@ -39,6 +41,7 @@ def _break(example, kind):
 
 REASONS = {
     "truncated image": "PNG image is truncated or corrupt",
+    "empty image": "the image is empty",
     "not an image": "not a JPEG, PNG",
     "mask count": "masks for",
     "class range": r"class ids \[7\] are outside the label range \[1, 3\]",
@@ -86,9 +89,10 @@ def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
   path = _write(tmp_path / "bad.tfrecord", examples)
   validation.reset_skipped_record_counts()
   batches = list(_eval_pipeline(path, bad_records="skip"))
-  assert len(batches) == 2
+  assert len(batches) == 2  # the two good records
   assert validation.skipped_record_counts() == {
       "box outside image": 1, "class id outside label range": 1, "mask/box count mismatch": 1,
+      "empty image": 1,
       "not an image": 1, "truncated or corrupt image": 1, "zero-area box": 1}
   assert f"Skipping Bad record {path} #3:" in caplog.text
 
@@ -99,7 +103,7 @@ def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tm
   data = open(path, "rb").read()
   with open(path, "wb") as f:
     f.write(data[:-40])
-  with pytest.raises(UserError, match=f"Bad record {path} #2: TFRecord file .* is truncated"):
+  with pytest.raises(UserError, match=f"Bad record {path} #2: the TFRecord file is truncated"):
     _eval_pipeline(path)
   validation.reset_skipped_record_counts()
   assert len(list(_eval_pipeline(path, bad_records="skip"))) == 2
@@ -116,3 +120,12 @@ def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
   images, _ = next(iter(dataset))
   assert images.shape[0] == 2
   assert validation.skipped_record_counts()["class id outside label range"] >= 1
+
+
+def test_jpeg_checks_accept_trailing_bytes_and_reject_truncation():
+  jpeg = tf.io.encode_jpeg(tf.zeros([16, 16, 3], tf.uint8)).numpy()
+  problem = lambda data: validation._image_problem(tf.constant(data)).numpy().decode()  # pylint: disable=protected-access
+  assert problem(jpeg) == "" and problem(jpeg + b"\0" * 100) == ""
+  assert "JPEG image is truncated" in problem(jpeg[:-2])
+  assert "JPEG image is truncated" in problem(jpeg + b"x" * 5000)
+  assert "empty" in problem(b"")
