@@ -1,6 +1,7 @@
 """`maskrcnn data ...`: make the shapes dataset, convert COCO, check records.
 
-    maskrcnn data make-shapes --output data/shapes [--train 1000 --val 200 --image-size 128 --seed 0]
+    maskrcnn data make-shapes --output data/shapes [--train 1000 --val 200]
+        [--image-size 128 --seed 0 --workers W]
     maskrcnn data convert-coco --annotations A.json --images DIR --output PREFIX --shards N
         [--workers W] [--skip-bad] [--no-masks]
     maskrcnn data check 'data/shapes/val-*.tfrecord' [--num-classes 4] [--render 8 --output DIR]

@@ -4,8 +4,10 @@ Like Model Garden's `create_coco_tf_record` (whose tfrecord_lib helpers build
 the features), plus what that script lacks: compressed-RLE masks of non-crowd
 objects, grayscale/CMYK/palette images converted to RGB, a progress bar, and a
 clear error naming a missing or unreadable image and an inconsistent
-annotation, or skipping and counting them (`skip_bad`). Images without
-annotations are kept. Records i go to shard i % num_shards, in JSON order.
+annotation, or skipping and counting them (`skip_bad`); the script itself
+silently drops boxes that leave the image and defines absl flags on import,
+so only its tfrecord_lib is reused. Images without annotations are kept.
+Records i go to shard i % num_shards, in JSON order.
 """
 
 import dataclasses
@@ -22,6 +24,7 @@ from maskrcnn_plugin.errors import UserError
 
 @dataclasses.dataclass
 class ConversionSummary:
+  """Images and instances written, what was skipped (messages), the shards."""
   images: int = 0
   instances: int = 0
   skipped_images: List[str] = dataclasses.field(default_factory=list)

@@ -124,7 +124,8 @@ def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
 
 def test_jpeg_checks_accept_trailing_bytes_and_reject_truncation():
   jpeg = tf.io.encode_jpeg(tf.zeros([16, 16, 3], tf.uint8)).numpy()
-  problem = lambda data: validation._image_problem(tf.constant(data)).numpy().decode()  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  problem = lambda data: validation._image_problem(tf.constant(data)).numpy().decode()
   assert problem(jpeg) == "" and problem(jpeg + b"\0" * 100) == ""
   assert "JPEG image is truncated" in problem(jpeg[:-2])
   assert "JPEG image is truncated" in problem(jpeg + b"x" * 5000)

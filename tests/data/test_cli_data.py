@@ -12,7 +12,8 @@ def test_make_shapes_then_check_is_clean_and_renders(tmp_path, capsys):
                "--image-size", "64", "--seed", "1"]) == 0
   printed = capsys.readouterr().out
   assert "train: 3 images" in printed and "images/s" in printed
-  assert (out / "instances_val.json").is_file() and (out / "images" / "val" / "000001.png").is_file()
+  assert (out / "instances_val.json").is_file()
+  assert (out / "images" / "val" / "000001.png").is_file()
   assert main(["data", "check", str(out / "val-*.tfrecord"), "--num-classes", "4",
                "--render", "2", "--output", str(tmp_path / "render")]) == 0
   printed = capsys.readouterr().out

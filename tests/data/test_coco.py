@@ -110,7 +110,8 @@ def test_plugin_records_decode_with_model_garden(coco_dir, tmp_path):
 
 
 def test_model_garden_records_decode_with_the_plugin(coco_dir, tmp_path):
-  img_to_ann, id_to_name = create_coco_tf_record._load_object_annotations(  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  img_to_ann, id_to_name = create_coco_tf_record._load_object_annotations(
       str(coco_dir / "mg.json"))
   images = json.loads((coco_dir / "mg.json").read_text())["images"]
   tfrecord_lib.write_tf_record_dataset(

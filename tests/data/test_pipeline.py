@@ -69,7 +69,8 @@ def test_sharding_per_input_pipeline_and_per_replica_batch(shapes_dir):
 
 def test_deterministic_mode_repeats_the_same_batches(shapes_dir):
   _parse_shapes_gin(shapes_dir, "data.input_pipeline.deterministic = True",
-                    "parsers.maskrcnn.aug_rand_hflip = False", "parsers.maskrcnn.aug_scale_min = 1.0",
+                    "parsers.maskrcnn.aug_rand_hflip = False",
+                    "parsers.maskrcnn.aug_scale_min = 1.0",
                     "parsers.maskrcnn.aug_scale_max = 1.0", "TRAIN_BATCH_SIZE = 3")
 
   def first_batches():
