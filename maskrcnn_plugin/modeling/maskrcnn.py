@@ -145,7 +145,10 @@ def build_maskrcnn(num_classes: Optional[int] = None,
   if decoder is not None:
     decoder_model = parts.build(
         "decoder", decoder, registries.DECODERS,
-        context={"input_specs": backbone_model.output_specs, **levels}, defaults=norm)
+        context={"input_specs": {level: shape for level, shape in
+                                 backbone_model.output_specs.items() if str(level).isdigit()},
+                 **levels},
+        defaults=norm)
   contract.check_decoder(decoder_model, parts.name("decoder", decoder, registries.DECODERS),
                          backbone_name, backbone_model, backbone_outputs, (height, width),
                          **levels)
@@ -327,6 +330,7 @@ def _factory_failure(role: str, name: str, error: BaseException) -> str:
   bindings = _gin_bindings(name)
   bound = ", ".join(f"{key} = {value!r}" for key, value in sorted(bindings.items()))
   where = f" Its gin bindings: {bound}." if bound else ""
+  message = message if message.endswith(".") else f"{message}."
   return f"The {role} '{name}' could not be built: {type(error).__name__}: {message}{where}"
 
 

@@ -55,7 +55,8 @@ class ModelSummary:
                             ("decoder features", self.decoder_features)):
       lines.append(f"{title}:")
       for level, shape in features.items():
-        lines.append(f"  level {level:>2}  stride {2**int(level):>3}  {list(shape)}")
+        stride = f"{height / shape[1]:g}" if len(shape) == 4 and shape[1] else "?"
+        lines.append(f"  level {level:>2}  stride {stride:>3}  {list(shape)}")
     lines.append("inference outputs:")
     width_ = max(map(len, self.outputs), default=0)
     for name, shape in self.outputs.items():
@@ -124,7 +125,9 @@ def validate(gin_files: Sequence[str], gin_params: Sequence[str] = ()) -> Tuple[
 
 
 def _level_shapes(features: Mapping[str, tf.Tensor]) -> Dict[str, Shape]:
-  return {level: tuple(features[level].shape) for level in sorted(features, key=int)}
+  """{key: shape}, levels in order, then other keys (e.g. "2/expansion_output")."""
+  order = lambda key: (0, int(key), "") if key.isdigit() else (1, 0, key)
+  return {key: tuple(features[key].shape) for key in sorted(features, key=order)}
 
 
 def _flatten(outputs: Mapping[str, Any], prefix: str = "") -> List[Tuple[str, Shape]]:

@@ -122,6 +122,18 @@ def test_backbone_without_decoder_must_output_every_level():
                             "'decoders.identity') outputs levels 2, 3, 4, 5 but not 6")
 
 
+def test_model_garden_mobilenet_extra_output_is_not_a_level_6_without_fpn():
+  # MobileNet outputs its last conv as "6" at stride 32; FPN ignores it (it is
+  # not in output_specs) but without a decoder the heads would read it.
+  message = _build_error("maskrcnn.build_maskrcnn.backbone = @backbones.mobilenet",
+                         "maskrcnn.build_maskrcnn.decoder = @decoders.identity",
+                         "maskrcnn.AnchorSettings.max_level = 6")
+  assert message == (
+      "Backbone 'backbones.mobilenet' (used without a decoder, 'decoders.identity') has "
+      "features of the wrong shape for 64x64 images: level '6' is 2x2 (stride 32) but must be "
+      "1x1 (stride 64). Level l must have stride 2**l.")
+
+
 def test_missing_factory_argument_names_the_binding(register):
   register("wide_net", _needs_width)
   message = _build_error("maskrcnn.build_maskrcnn.backbone = @backbones.wide_net",
