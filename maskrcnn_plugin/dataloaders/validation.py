@@ -25,7 +25,7 @@ import collections
 import logging
 import re
 import threading
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -112,8 +112,8 @@ def summarize_tf_example(serialized: tf.Tensor, include_mask: bool = True,
   return summary
 
 
-def _image_problem(encoded: tf.Tensor) -> tf.Tensor:
-  """An empty string when the bytes look like a complete image, else why not."""
+def _image_problems(encoded: tf.Tensor) -> List[Tuple[tf.Tensor, Callable]]:
+  """(is bad, reason) pairs for image bytes that do not look like a whole image."""
   length = tf.strings.length(encoded)
   head = lambda n: tf.strings.substr(encoded, 0, n)
   tail = lambda n: tf.strings.substr(encoded, tf.maximum(length - n, 0), n)
@@ -130,53 +130,37 @@ def _image_problem(encoded: tf.Tensor) -> tf.Tensor:
     return tf.logical_not(tf.reduce_any(tf.logical_and(tf.equal(end[:-1], 0xFF),
                                                        tf.equal(end[1:], 0xD9))))
 
-  problems = [
-      (tf.equal(length, 0), "the image is empty (no image/encoded bytes)"),
+  return [
+      (tf.equal(length, 0), lambda: "the image is empty (no image/encoded bytes)"),
       (tf.cond(is_jpeg, jpeg_end_missing, lambda: False),
-       "the JPEG image is truncated or corrupt (no end-of-image marker)"),
+       lambda: "the JPEG image is truncated or corrupt (no end-of-image marker)"),
       (tf.logical_and(is_png, tf.not_equal(tail(8), b"IEND\xaeB`\x82")),
-       "the PNG image is truncated or corrupt (no IEND chunk)"),
+       lambda: "the PNG image is truncated or corrupt (no IEND chunk)"),
       (tf.logical_not(tf.reduce_any(tf.stack([is_jpeg, is_png, is_other]))),
-       "the image bytes are not a JPEG, PNG, GIF, BMP or WebP image"),
+       lambda: "the image bytes are not a JPEG, PNG, GIF, BMP or WebP image"),
   ]
-  return _first_problem(problems)
 
 
-def _first_problem(problems) -> tf.Tensor:
-  reason = tf.constant("")
-  for condition, text in reversed(problems):
-    reason = tf.where(condition, text, reason)
-  return reason
+def _problems(summary: Dict[str, tf.Tensor], num_classes: Optional[int]
+              ) -> List[Tuple[tf.Tensor, Callable]]:
+  """(is bad, reason) pairs, in reporting order.
 
-
-def record_problem(summary: Dict[str, tf.Tensor], num_classes: Optional[int]) -> tf.Tensor:
-  """Why a summarized record is bad, as a string tensor ("" for a good record)."""
+  The conditions are a few cheap ops per record; the reason texts are only
+  built (by calling them) for a bad record.
+  """
   xmin, xmax, ymin, ymax = (tf.cast(summary[k], tf.float32)
                             for k in ("xmin", "xmax", "ymin", "ymax"))
   classes = tf.cast(summary["classes"], tf.int64)
   num_boxes = tf.size(xmin)
-  same_lengths = tf.reduce_all(tf.equal(
-      tf.stack([tf.size(xmax), tf.size(ymin), tf.size(ymax)]), num_boxes))
+  sizes = tf.stack([num_boxes, tf.size(xmax), tf.size(ymin), tf.size(ymax)])
+  same_lengths = tf.reduce_all(tf.equal(sizes, num_boxes))
   num_masks = tf.cast(summary["num_masks"], tf.int32)
+  as_text = lambda t: tf.strings.reduce_join(tf.strings.as_string(t), separator=", ")
 
   def when_lengths_match(check):
     # Elementwise box checks only make sense once the lists have one length.
     return tf.cond(same_lengths, check, lambda: False)
 
-  image_reason = _image_problem(summary["encoded"])
-  as_text = lambda t: tf.strings.reduce_join(tf.strings.as_string(t), separator=", ")
-  problems = [
-      (tf.not_equal(image_reason, ""), image_reason),
-      (tf.logical_not(same_lengths), tf.strings.join([
-          "the box coordinate lists differ in length (xmin/xmax/ymin/ymax: ",
-          as_text(tf.stack([num_boxes, tf.size(xmax), tf.size(ymin), tf.size(ymax)])), ")"])),
-      (tf.not_equal(tf.size(classes), num_boxes), tf.strings.join([
-          tf.strings.as_string(tf.size(classes)), " class ids for ",
-          tf.strings.as_string(num_boxes), " boxes"])),
-      (tf.logical_and(tf.greater_equal(num_masks, 0), tf.not_equal(num_masks, num_boxes)),
-       tf.strings.join([tf.strings.as_string(num_masks), " masks for ",
-                        tf.strings.as_string(num_boxes), " boxes"])),
-  ]
   if num_classes is not None:
     outside = tf.logical_or(classes < 1, classes >= num_classes)
     range_text = (f"outside the label range [1, {num_classes - 1}] (NUM_CLASSES = "
@@ -184,18 +168,43 @@ def record_problem(summary: Dict[str, tf.Tensor], num_classes: Optional[int]) ->
   else:
     outside = classes < 1
     range_text = "outside the label range (ids start at 1; 0 is background)"
-  problems.append((tf.reduce_any(outside), tf.strings.join([
-      "class ids [", as_text(tf.boolean_mask(classes, outside)), "] are " + range_text])))
-  problems += [
-      (when_lengths_match(lambda: tf.reduce_any(
-          tf.logical_or(xmax <= xmin, ymax <= ymin))), "a box has zero area (xmax <= xmin or "
-                                                       "ymax <= ymin)"),
+  return _image_problems(summary["encoded"]) + [
+      (tf.logical_not(same_lengths), lambda: tf.strings.join([
+          "the box coordinate lists differ in length (xmin/xmax/ymin/ymax: ",
+          as_text(sizes), ")"])),
+      (tf.not_equal(tf.size(classes), num_boxes), lambda: tf.strings.join([
+          tf.strings.as_string(tf.size(classes)), " class ids for ",
+          tf.strings.as_string(num_boxes), " boxes"])),
+      (tf.logical_and(tf.greater_equal(num_masks, 0), tf.not_equal(num_masks, num_boxes)),
+       lambda: tf.strings.join([tf.strings.as_string(num_masks), " masks for ",
+                                tf.strings.as_string(num_boxes), " boxes"])),
+      (tf.reduce_any(outside), lambda: tf.strings.join([
+          "class ids [", as_text(tf.boolean_mask(classes, outside)), "] are " + range_text])),
+      (when_lengths_match(lambda: tf.reduce_any(tf.logical_or(xmax <= xmin, ymax <= ymin))),
+       lambda: "a box has zero area (xmax <= xmin or ymax <= ymin)"),
       (when_lengths_match(lambda: tf.reduce_any(tf.logical_or(
           tf.minimum(xmin, ymin) < -BOX_TOLERANCE,
           tf.maximum(xmax, ymax) > 1.0 + BOX_TOLERANCE))),
-       "a box lies outside the image (normalized coordinates beyond [0, 1])"),
+       lambda: "a box lies outside the image (normalized coordinates beyond [0, 1])"),
   ]
-  return _first_problem(problems)
+
+
+def _is_good(problems) -> tf.Tensor:
+  return tf.logical_not(tf.reduce_any(tf.stack([condition for condition, _ in problems])))
+
+
+def _first_reason(problems) -> tf.Tensor:
+  reason = tf.constant("")
+  for condition, text in reversed(problems):
+    reason = tf.where(condition, text(), reason)
+  return reason
+
+
+def record_problem(summary: Dict[str, tf.Tensor], num_classes: Optional[int]) -> tf.Tensor:
+  """Why a summarized record is bad, as a string tensor ("" for a good record)."""
+  problems = _problems(summary, num_classes)
+  return tf.cond(_is_good(problems), lambda: tf.constant(""),
+                 lambda: _first_reason(problems))
 
 
 def reason_key(reason: str) -> str:
@@ -221,20 +230,25 @@ def check_or_skip(summary: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Te
   'error' raises "Bad record SOURCE #INDEX: REASON. <how to fix>" through
   tf.debugging.Assert; 'skip' counts and logs the record and returns False.
   """
-  reason = record_problem(summary, num_classes)
-  ok = tf.equal(reason, "")
-  message = tf.strings.join(["Bad record ", source, " #", tf.strings.as_string(index), ": ",
-                             reason, "."])
-  if policy == "error":
-    with tf.control_dependencies([tf.debugging.Assert(ok, [message, _FIX], summarize=2)]):
-      return tf.identity(ok)
+  problems = _problems(summary, num_classes)
+
+  def message():
+    reason = _first_reason(problems)
+    return reason, tf.strings.join(["Bad record ", source, " #", tf.strings.as_string(index),
+                                    ": ", reason, "."])
+
+  def fail():
+    with tf.control_dependencies([tf.debugging.Assert(False, [message()[1], _FIX],
+                                                      summarize=2)]):
+      return tf.constant(False)
 
   def skip():
     def count(reason_bytes, message_bytes):
       count_skipped(reason_key(reason_bytes.decode()), message_bytes.decode())
       return np.bool_(False)
-    return tf.numpy_function(count, [reason, message], tf.bool, stateful=True)
+    return tf.numpy_function(count, list(message()), tf.bool, stateful=True)
 
-  keep = tf.cond(ok, lambda: tf.constant(True), skip)
+  keep = tf.cond(_is_good(problems), lambda: tf.constant(True),
+                 fail if policy == "error" else skip)
   keep.set_shape([])
   return keep

@@ -124,8 +124,11 @@ def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
 
 def test_jpeg_checks_accept_trailing_bytes_and_reject_truncation():
   jpeg = tf.io.encode_jpeg(tf.zeros([16, 16, 3], tf.uint8)).numpy()
-  # pylint: disable-next=protected-access
-  problem = lambda data: validation._image_problem(tf.constant(data)).numpy().decode()
+  def problem(data):
+    summary = {"encoded": tf.constant(data), "classes": tf.zeros([0], tf.int64),
+               "num_masks": 0, **{k: tf.zeros([0]) for k in ("xmin", "xmax", "ymin", "ymax")}}
+    return validation.record_problem(summary, 4).numpy().decode()
+
   assert problem(jpeg) == "" and problem(jpeg + b"\0" * 100) == ""
   assert "JPEG image is truncated" in problem(jpeg[:-2])
   assert "JPEG image is truncated" in problem(jpeg + b"x" * 5000)
