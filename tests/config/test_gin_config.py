@@ -53,6 +53,7 @@ def _write(folder, name, text):
   return str(path)
 
 
+@pytest.mark.smoke
 def test_short_name_and_include_resolve_from_any_folder(shipped, tmp_path, monkeypatch):
   elsewhere = tmp_path / "elsewhere"
   elsewhere.mkdir()

@@ -39,6 +39,7 @@ def test_train_batches_have_model_garden_training_labels(shapes_dir):
   assert set(classes[classes >= 0].tolist()) <= {1, 2, 3} and (classes > 0).any()
 
 
+@pytest.mark.smoke
 def test_eval_batches_carry_coco_evaluator_groundtruths(shapes_dir, shapes_meta):
   _parse_shapes_gin(shapes_dir, "EVAL_BATCH_SIZE = 4")
   with gin.config_scope("eval"):

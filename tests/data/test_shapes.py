@@ -32,6 +32,7 @@ def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):
     assert example.SerializeToString(deterministic=True) == record.numpy()
 
 
+@pytest.mark.smoke
 def test_records_decode_with_model_garden_and_masks_match_boxes(shapes_dir, shapes_meta):
   size = shapes_meta["image_size"]
   decoder = tf_example_decoder.TfExampleDecoder(include_mask=True)

@@ -15,6 +15,7 @@ def test_every_documented_variant_is_shipped():
           "maskrcnn_spinenet49_coco", "maskrcnn_shapes_r18_cpu"} <= set(VARIANTS)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_variant_builds_and_runs(validated, variant):
   size = SMALL.get(variant, 128)

@@ -51,6 +51,7 @@ def assert_same_detections(outputs, index, reference):
       assert np.logical_and(exported, expected).sum() / union >= 0.99
 
 
+@pytest.mark.smoke
 def test_reloaded_savedmodel_matches_in_process_model(saved_model, restored, image_files):
   serve = tf.saved_model.load(saved_model).signatures["serving_default"]
   for _, pixels in image_files:
