@@ -77,6 +77,7 @@ IMPORTS = (
     ("gin", "configuration"),
     ("pycocotools.cocoeval", "COCO evaluation"),
 )
+PROC_DRIVER_VERSION = "/proc/driver/nvidia/version"  # exists when the kernel driver is loaded
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 FAST_FLOAT16_COMPUTE_CAPABILITY = (7, 0)  # Volta and newer have float16 Tensor Cores.
 
@@ -210,7 +211,7 @@ def nvidia_driver() -> Dict[str, Any]:
   """
   driver = {"found": False, "driver_version": None, "cuda_version": None, "gpus": []}
   try:
-    with open("/proc/driver/nvidia/version", encoding="utf-8") as version_file:
+    with open(PROC_DRIVER_VERSION, encoding="utf-8") as version_file:
       match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", version_file.read())
     driver.update(found=True, driver_version=match.group(1) if match else None)
   except OSError:

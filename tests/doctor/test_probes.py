@@ -2,6 +2,8 @@
 
 import subprocess
 
+import pytest
+
 from maskrcnn_plugin import doctor
 
 
@@ -17,7 +19,7 @@ def test_import_error_is_one_line_for_missing_and_raising_modules(tmp_path, monk
 
 
 def test_package_version_of_a_missing_distribution_is_none():
-  assert doctor.package_version("gin-config") == "0.5.0"
+  assert doctor.package_version("pytest") == pytest.__version__
   assert doctor.package_version("no-such-distribution-xyz") is None
 
 
@@ -60,3 +62,25 @@ def test_lowest_compute_capability_of_a_build():
   assert lowest(["sm_60", "sm_70", "sm_89", "compute_90"]) == (6, 0)
   assert lowest(["sm_35", "compute_80"]) == (3, 5)
   assert lowest([]) is None
+
+
+@pytest.mark.parametrize("text, version", [
+    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n",
+     "535.104.05"),
+    ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build\n",
+     "550.54.14")])
+def test_driver_version_from_the_kernel_module(tmp_path, monkeypatch, text, version):
+  proc_file = tmp_path / "version"
+  proc_file.write_text(text)
+  monkeypatch.setattr(doctor, "PROC_DRIVER_VERSION", str(proc_file))
+  monkeypatch.setattr(doctor, "_libcuda_driver_version", lambda: None)
+  monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+  assert doctor.nvidia_driver() == {"found": True, "driver_version": version,
+                                    "cuda_version": None, "gpus": []}
+
+
+def test_no_driver_at_all(tmp_path, monkeypatch):
+  monkeypatch.setattr(doctor, "PROC_DRIVER_VERSION", str(tmp_path / "missing"))
+  monkeypatch.setattr(doctor, "_libcuda_driver_version", lambda: None)
+  monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+  assert doctor.nvidia_driver()["found"] is False
