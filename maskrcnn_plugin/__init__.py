@@ -1,8 +1,9 @@
 """maskrcnn_plugin: Mask R-CNN on TensorFlow Model Garden, wired by gin.
 
 Importing the package sets TF_USE_LEGACY_KERAS=1 (unless already set) before
-TensorFlow is imported, so `tf.keras` is the Keras 2 that Model Garden uses,
-and registers the built-in components.
+TensorFlow is imported, so `tf.keras` is the Keras 2 that Model Garden uses.
+It does not import TensorFlow itself: the built-in components register on the
+first registry lookup or gin parse (`registries.load_components()`).
 """
 
 from maskrcnn_plugin import keras_setup
@@ -16,9 +17,6 @@ from maskrcnn_plugin.registries import (  # noqa: E402
     RPN_HEADS, STRATEGIES, register_backbone, register_data_decoder, register_decoder,
     register_detection_head, register_lr_schedule, register_mask_head, register_optimizer,
     register_parser, register_rpn_head)
-
-from maskrcnn_plugin import modeling  # noqa: E402,F401  registers the built-in components
-from maskrcnn_plugin import dataloaders  # noqa: E402,F401  registers decoders and parsers
 
 __version__ = "0.1.0"
 

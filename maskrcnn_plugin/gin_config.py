@@ -10,6 +10,7 @@ folder. Gin's own errors name the file and line but never suggest a fix:
 import importlib.util  # noqa: F401  gin 0.5.0 uses importlib.util without importing it.
 import inspect
 import io
+import logging
 import os
 import re
 import sys
@@ -23,7 +24,7 @@ import gin.resource_reader
 
 from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import GinConfigError
-from registry import did_you_mean, load_entry_points
+from registry import did_you_mean
 from registry.gin_bridge import configurable_selectors
 
 def _system_path_file_exists(config_path: str) -> bool:
@@ -32,12 +33,17 @@ def _system_path_file_exists(config_path: str) -> bool:
   gin 0.5.0 treats `include 'base/x.gin'` as also possibly a file inside a
   Python package named `base`; when a folder `base/` without __init__.py is on
   sys.path it finds a namespace package whose origin is None and raises
-  TypeError instead of answering "no such file".
+  TypeError instead of answering "no such file". It also logs an ERROR for
+  every search path that does not hold an included file, which is normal.
   """
+  previous = logging.root.manager.disable
+  logging.disable(logging.ERROR)
   try:
     return gin.resource_reader.system_path_file_exists(config_path)
   except TypeError:
     return False
+  finally:
+    logging.disable(previous)
 
 
 gin.config._FILE_READERS[:] = [  # pylint: disable=protected-access
@@ -102,8 +108,9 @@ def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
               *, finalize: bool = True) -> List[str]:
   """Clears gin, then parses `gin_files` and then `gin_params` (which win).
 
-  Installed plugins (entry points of the group `maskrcnn_plugin`) are loaded
-  first, so their components can be named without an `import` line.
+  The built-in components and installed plugins (entry points of the group
+  `maskrcnn_plugin`) are registered first, so gin files can name them
+  without an `import` line.
 
   Returns:
     The resolved paths of the gin files.
@@ -112,7 +119,7 @@ def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
     GinConfigError: one message naming file and line (or binding) and, where
       there are any, close matches.
   """
-  load_entry_points(registries.PLUGIN_GROUP)
+  registries.load_components()
   paths = [resolve_gin_file(f) for f in gin_files]
   folders = [gin_configs_dir()] + [Path(p).resolve().parent for p in paths] + [Path.cwd()]
   _add_search_paths(dict.fromkeys(folders))

@@ -4,29 +4,47 @@ Each registry's kind is also the gin module of its factories, e.g.
 `@backbones.resnet`, `decoders.fpn.num_filters = 128`. Installed packages can
 add components through the entry-point group `maskrcnn_plugin` (see
 `registry.entry_points`).
+
+The built-in components import TensorFlow and Model Garden, so they register
+on the first lookup in any registry (or `load_components()`), not when
+`maskrcnn_plugin` is imported.
 """
 
+import importlib
 from typing import Tuple
 
-from registry import Registry, UnknownNameError, did_you_mean
+from registry import Registry, UnknownNameError, did_you_mean, load_entry_points
 
 PLUGIN_GROUP = "maskrcnn_plugin"
+BUILTIN_MODULES = (
+    "maskrcnn_plugin.modeling",
+    "maskrcnn_plugin.dataloaders",
+    "maskrcnn_plugin.training",
+)
 
-BACKBONES = Registry("backbones", plugin_group=PLUGIN_GROUP)
-DECODERS = Registry("decoders", plugin_group=PLUGIN_GROUP)
-RPN_HEADS = Registry("rpn_heads", plugin_group=PLUGIN_GROUP)
-DETECTION_HEADS = Registry("detection_heads", plugin_group=PLUGIN_GROUP)
-MASK_HEADS = Registry("mask_heads", plugin_group=PLUGIN_GROUP)
-ROI_GENERATORS = Registry("roi_generators", plugin_group=PLUGIN_GROUP)
-ROI_SAMPLERS = Registry("roi_samplers", plugin_group=PLUGIN_GROUP)
-ROI_ALIGNERS = Registry("roi_aligners", plugin_group=PLUGIN_GROUP)
-DETECTION_GENERATORS = Registry("detection_generators", plugin_group=PLUGIN_GROUP)
-MASK_SAMPLERS = Registry("mask_samplers", plugin_group=PLUGIN_GROUP)
-DATA_DECODERS = Registry("data_decoders", plugin_group=PLUGIN_GROUP)
-PARSERS = Registry("parsers", plugin_group=PLUGIN_GROUP)
-OPTIMIZERS = Registry("optimizers", plugin_group=PLUGIN_GROUP)
-LR_SCHEDULES = Registry("lr_schedules", plugin_group=PLUGIN_GROUP)
-STRATEGIES = Registry("strategies", plugin_group=PLUGIN_GROUP)
+
+def load_components() -> None:
+  """Registers the built-in components, then installed plugins (once each)."""
+  for module in BUILTIN_MODULES:
+    importlib.import_module(module)
+  load_entry_points(PLUGIN_GROUP)
+
+
+BACKBONES = Registry("backbones", loader=load_components)
+DECODERS = Registry("decoders", loader=load_components)
+RPN_HEADS = Registry("rpn_heads", loader=load_components)
+DETECTION_HEADS = Registry("detection_heads", loader=load_components)
+MASK_HEADS = Registry("mask_heads", loader=load_components)
+ROI_GENERATORS = Registry("roi_generators", loader=load_components)
+ROI_SAMPLERS = Registry("roi_samplers", loader=load_components)
+ROI_ALIGNERS = Registry("roi_aligners", loader=load_components)
+DETECTION_GENERATORS = Registry("detection_generators", loader=load_components)
+MASK_SAMPLERS = Registry("mask_samplers", loader=load_components)
+DATA_DECODERS = Registry("data_decoders", loader=load_components)
+PARSERS = Registry("parsers", loader=load_components)
+OPTIMIZERS = Registry("optimizers", loader=load_components)
+LR_SCHEDULES = Registry("lr_schedules", loader=load_components)
+STRATEGIES = Registry("strategies", loader=load_components)
 
 ALL = {
     r.kind: r for r in (

@@ -16,7 +16,7 @@ import dataclasses
 import inspect
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from registry import entry_points, gin_bridge
+from registry import gin_bridge
 from registry.errors import DuplicateNameError, RegistryError, UnknownNameError
 from registry.suggest import did_you_mean
 
@@ -93,15 +93,17 @@ class Registry:
   Args:
     kind: The registry's name; it is also the gin module of its factories, so
       it must be a valid Python identifier and unique among registries.
-    plugin_group: Entry-point group whose plugins are loaded before the first
-      lookup (see `registry.entry_points`), or None.
+    loader: Called with no arguments before every lookup (get, names, `in`,
+      describe...) so that built-in modules and plugins can register lazily;
+      it must be cheap after its first call. For example
+      `lambda: registry.load_entry_points("my_group")`.
   """
 
-  def __init__(self, kind: str, *, plugin_group: Optional[str] = None):
+  def __init__(self, kind: str, *, loader: Optional[Callable[[], Any]] = None):
     if not kind.isidentifier():
       raise ValueError(f"Registry kind must be a Python identifier, got {kind!r}.")
     self.kind = kind
-    self.plugin_group = plugin_group
+    self._loader = loader
     self._entries: Dict[str, _Entry] = {}
 
   # Registration ---------------------------------------------------------------
@@ -152,8 +154,8 @@ class Registry:
   # Lookup ---------------------------------------------------------------------
 
   def _load_plugins(self) -> None:
-    if self.plugin_group:
-      entry_points.load_entry_points(self.plugin_group)
+    if self._loader is not None:
+      self._loader()
 
   def _entry(self, name: str) -> _Entry:
     self._load_plugins()

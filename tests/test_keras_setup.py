@@ -46,3 +46,14 @@ def test_using_tf_keras_before_the_plugin_warns_with_the_remedy():
   assert result.returncode == 0, result.stderr[-2000:]
   assert "`tf.keras` was used before maskrcnn_plugin was imported, so it is Keras 3" in result.stderr
   assert "TF_USE_LEGACY_KERAS=1" in result.stderr
+
+
+def test_importing_the_plugin_does_not_import_tensorflow():
+  result = _run("""
+      import sys
+      import maskrcnn_plugin
+      from maskrcnn_plugin.cli import main
+      main.build_parser()
+      assert "tensorflow" not in sys.modules
+  """)
+  assert result.returncode == 0, result.stderr[-2000:]

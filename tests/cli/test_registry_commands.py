@@ -43,7 +43,7 @@ def test_describe_json(capsys):
     (["describe", "backbones.resnt"], ["No backbone named 'resnt'", "Did you mean 'resnet'?"]),
     (["describe", "backbone.resnet"], ["No registry named 'backbone'", "Did you mean 'backbones'?"]),
     (["describe", "backbones"], ["names a registry, not a component", "resnet"]),
-    (["list", "decoder"], ["No registry named 'decoder'", "Did you mean 'decoders'?"]),
+    (["list", "decoder"], ["No registry named 'decoder'", "Did you mean 'decoders' or 'data_decoders'?"]),
 ])
 def test_unknown_names_are_one_line_errors_with_suggestions(capsys, argv, fragments):
   assert main(argv) == 2

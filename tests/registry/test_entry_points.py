@@ -32,7 +32,7 @@ def test_entry_point_module_and_function_register_on_first_lookup(tmp_path):
         WIDGETS.register("from_function")(lambda: "function")
   """))
   (tmp_path / "shared_registry.py").write_text(
-      "from registry import Registry\nWIDGETS = Registry('ep_widgets', plugin_group='fake.group')\n")
+      "from registry import Registry, load_entry_points\nWIDGETS = Registry('ep_widgets', loader=lambda: load_entry_points('fake.group'))\n")
   _install_fake_distribution(tmp_path, "fake.group", {
       "mod": "fake_components", "fn": "fake_components:register_more"})
   result = _run(tmp_path, """
@@ -49,7 +49,7 @@ def test_entry_point_module_and_function_register_on_first_lookup(tmp_path):
 
 def test_broken_entry_point_is_reported_by_name_and_others_still_load(tmp_path):
   (tmp_path / "good_components.py").write_text(
-      "from registry import Registry\nWIDGETS = Registry('ep_widgets', plugin_group='fake.group')\n"
+      "from registry import Registry, load_entry_points\nWIDGETS = Registry('ep_widgets', loader=lambda: load_entry_points('fake.group'))\n"
       "WIDGETS.register('good')(lambda: 1)\n")
   _install_fake_distribution(tmp_path, "fake.group", {
       "broken": "missing_module_xyz", "good": "good_components"})
