@@ -67,16 +67,18 @@ SUPPORTED_PYTHON = ((3, 10), (3, 12))  # inclusive range of tested major.minor v
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly")
 PACKAGES = ("tf-models-official", "tf-keras", "keras", "gin-config", "pycocotools", "numpy",
             "protobuf", "maskrcnn-plugin")
-# Modules that training imports, in import order; (module, what needs it).
-IMPORTS = (
-    ("numpy", "everything"),
-    ("tensorflow", "everything"),
-    ("tf_keras", "Model Garden under TensorFlow >= 2.16"),
-    ("official.vision.modeling.maskrcnn_model", "model building (tf-models-official)"),
-    ("orbit", "training loops (ships with tf-models-official)"),
-    ("gin", "configuration"),
-    ("pycocotools.cocoeval", "COCO evaluation"),
-)
+# Modules that training imports, in import order: module -> what needs it.
+IMPORTS = {
+    "numpy": "everything",
+    "tensorflow": "everything",
+    "tf_keras": "Model Garden under TensorFlow >= 2.16",
+    "official.vision.modeling.maskrcnn_model": "model building (tf-models-official)",
+    "orbit": "training loops (ships with tf-models-official)",
+    "gin": "configuration",
+    "pycocotools.cocoeval": "COCO evaluation",
+}
+# These fail whenever TensorFlow does; only TensorFlow's failure is reported then.
+NEED_TENSORFLOW = ("tf_keras", "official.vision.modeling.maskrcnn_model", "orbit")
 PROC_DRIVER_VERSION = "/proc/driver/nvidia/version"  # exists when the kernel driver is loaded
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 FAST_FLOAT16_COMPUTE_CAPABILITY = (7, 0)  # Volta and newer have float16 Tensor Cores.
@@ -313,7 +315,7 @@ def run_checks(*, run_on_gpu: bool = True) -> Report:
       (v for v in map(package_version, TENSORFLOW_DISTRIBUTIONS) if v), None)
   packages = {"tensorflow": tensorflow_version}
   packages.update((name, package_version(name)) for name in PACKAGES)
-  imports = {module: import_error(module) for module, _ in IMPORTS}
+  imports = {module: import_error(module) for module in IMPORTS}
   errors = {}
   report = Report(
       python={"version": platform.python_version(), "executable": sys.executable},
@@ -442,9 +444,10 @@ def _package_findings(report: Report) -> List[Finding]:
 def _import_findings(report: Report) -> List[Finding]:
   findings = []
   tf_mm = _major_minor(report.packages["tensorflow"] or "0.0")
-  for module, needed_by in IMPORTS:
+  tensorflow_fails = report.imports.get("tensorflow") is not None
+  for module, needed_by in IMPORTS.items():
     error = report.imports.get(module)
-    if error is None:
+    if error is None or (tensorflow_fails and module in NEED_TENSORFLOW):
       continue
     if module == "tensorflow" and not report.packages["tensorflow"]:
       continue  # already reported as not installed

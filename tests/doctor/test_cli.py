@@ -2,6 +2,9 @@
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -57,8 +60,28 @@ def test_real_run_through_main(capsys):
   assert main(["doctor", "--json"]) == 0
   report = json.loads(capsys.readouterr().out)
   assert report["packages"]["tensorflow"] == tf.__version__
-  assert report["imports"] == {module: None for module, _ in doctor.IMPORTS}
+  assert report["imports"] == {module: None for module in doctor.IMPORTS}
   assert report["keras"]["same"] is True
   assert report["tensorflow_build"]["version"] == tf.__version__
   assert main(["doctor"]) == 0
   assert "This set-up can train." in capsys.readouterr().out
+
+
+@pytest.mark.smoke
+def test_broken_tensorflow_is_reported_not_a_crash(tmp_path):
+  """`maskrcnn doctor` in a process where `import tensorflow` raises."""
+  fake = tmp_path / "tensorflow"
+  fake.mkdir()
+  (fake / "__init__.py").write_text("raise ImportError('libcudart.so.11.0: cannot open shared')\n")
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+  result = subprocess.run(
+      [sys.executable, "-c", "import sys; from maskrcnn_plugin.cli.main import main; "
+       "sys.exit(main(['doctor', '--json']))"],
+      env=env, capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 1, result.stderr[-3000:]
+  report = json.loads(result.stdout)
+  assert report["can_train"] is False
+  assert report["imports"]["tensorflow"] == (
+      "ImportError: libcudart.so.11.0: cannot open shared")
+  assert [f["check"] for f in report["findings"] if f["severity"] == "error"] == [
+      "import_tensorflow"]

@@ -88,9 +88,12 @@ def test_tensorflow_not_installed_names_both_lines(env):
 
 
 def test_failing_tensorflow_import_is_reported_and_tensorflow_is_not_probed(env):
-  env.import_errors["tensorflow"] = "ImportError: libcudart.so.11.0: cannot open shared object"
+  error = "ImportError: libcudart.so.11.0: cannot open shared object"
+  for module in ("tensorflow", *doctor.NEED_TENSORFLOW):
+    env.import_errors[module] = error
   report = env.check()
   assert not report.can_train
+  assert _checks(report, doctor.ERROR) == ["import_tensorflow"]  # not its consequences
   finding = _finding(report, "import_tensorflow")
   assert "libcudart.so.11.0" in finding.message
   assert "constraints/tf2.20-py311.txt" in finding.remedy
