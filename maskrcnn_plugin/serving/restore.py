@@ -9,6 +9,7 @@ slots are not needed for inference).
 """
 
 import dataclasses
+import gc
 import os
 from typing import Optional, Tuple
 
@@ -106,18 +107,39 @@ def restore_run(model_dir: str, checkpoint: Optional[str] = None) -> RestoredRun
   parse_gin([config_path])
   image_size = _bound_image_size()
   model = build_from_gin()
-  try:
-    tf.train.Checkpoint(model=model).read(checkpoint).assert_existing_objects_matched() \
-        .expect_partial()
-  except (AssertionError, ValueError, tf.errors.OpError) as error:
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  mismatch = _read_model_weights(model, checkpoint)
+  if mismatch:
     raise UserError(
         f"Checkpoint {checkpoint} does not fit the model that {config_path} builds "
-        f"({first_line}). Was config.gin edited after training?") from error
+        f"({mismatch}). Was config.gin edited after training?")
   config_files = tuple(p for p in (config_path, os.path.join(model_dir, OPERATIVE_CONFIG_FILE))
                        if tf.io.gfile.exists(p))
   return RestoredRun(model=model, image_size=image_size, checkpoint=checkpoint,
                      config_files=config_files)
+
+
+def _read_model_weights(model, checkpoint: str) -> Optional[str]:
+  """Reads the checkpoint's `model` into `model`; returns why it does not fit, or None."""
+  # A failed restore leaves objects that log "unrestored values" warnings when
+  # they are freed; they are freed and collected here, quietly, so that the
+  # error stays one message.
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel("ERROR")
+  try:
+    return _read(model, checkpoint)
+  finally:
+    gc.collect()
+    logger.setLevel(level)
+
+
+def _read(model, checkpoint: str) -> Optional[str]:
+  try:
+    tf.train.Checkpoint(model=model).read(checkpoint).expect_partial() \
+        .assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as error:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  return None
 
 
 def _bound_image_size() -> Tuple[int, int]:

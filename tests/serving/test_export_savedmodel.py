@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -143,3 +144,15 @@ def test_existing_output_is_not_overwritten(capsys, tmp_path, model_dir):
   code, output = run_cli(capsys, "export", f"--model_dir={model_dir}", f"--output={tmp_path}")
   assert code == 2 and "--overwrite" in output
   assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_checkpoint_of_another_architecture_is_one_clear_message(capsys, tmp_path, model_dir):
+  run = tmp_path / "run"
+  shutil.copytree(model_dir, run)
+  config = (run / "config.gin").read_text()
+  assert "\nfpn.num_filters = 64\n" in config  # gin writes short names
+  (run / "config.gin").write_text(config.replace("\nfpn.num_filters = 64\n",
+                                                 "\nfpn.num_filters = 32\n"))
+  code, output = run_cli(capsys, "export", f"--model_dir={run}", f"--output={tmp_path / 'o'}")
+  assert code == 2 and "Traceback" not in output
+  assert f"does not fit the model that {run / 'config.gin'} builds" in output

@@ -10,6 +10,8 @@ from pycocotools import mask as mask_api
 import pytest
 
 from maskrcnn_plugin.cli.main import main as cli_main
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.serving.predictor import Predictor
 
 
 def run_cli(capsys, *argv):
@@ -108,3 +110,9 @@ def test_model_dir_without_checkpoint_is_one_clear_message(capsys, image_folder,
   code, _, err = run_cli(capsys, "predict", f"--model_dir={run}", f"--images={image_folder}/*",
                          f"--output={tmp_path / 'out'}")
   assert code == 2 and f"No checkpoint in model_dir {run}" in err
+
+
+def test_savedmodel_with_a_fixed_batch_of_several_images_is_refused():
+  with pytest.raises(UserError, match="takes batches of exactly 8 images.*--batch_size=1"):
+    Predictor(lambda **kwargs: None, input_type="image_tensor", batch_size=8,
+              source="SavedModel exported/b8")
