@@ -41,7 +41,7 @@ def format_report(report: doctor.Report) -> List[str]:
     lines += ["", "Keras",
               f"  Model Garden uses    {_keras_name(keras['model_garden'])}",
               f"  tf.keras is          {_keras_name(keras['tf_keras'])}"
-              + (" (the same)" if keras["same"] else " (a different Keras)"),
+              + (", the same" if keras["same"] else ", NOT the same"),
               f"  TF_USE_LEGACY_KERAS  {keras['legacy_keras_variable'] or '(not set)'}"]
   lines += ["", *_build_lines(report.tensorflow_build), "", *_gpu_lines(report)]
   cpu = report.cpu
