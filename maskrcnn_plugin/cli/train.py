@@ -34,11 +34,8 @@ def add_commands(subparsers) -> None:
 def run_train(args) -> int:
   # pylint: disable=import-outside-toplevel
   from absl import logging as absl_logging
-  # Importing these registers every configurable the shipped gin files name.
-  import maskrcnn_plugin.dataloaders  # noqa: F401
-  import maskrcnn_plugin.modeling  # noqa: F401
   from maskrcnn_plugin import training
-  from maskrcnn_plugin.gin_config import parse_gin
+  from maskrcnn_plugin.gin_config import parse_gin  # registers the built-in components
   from maskrcnn_plugin.training.progress import summarize
 
   absl_logging.set_verbosity(absl_logging.INFO if args.verbose else absl_logging.WARNING)

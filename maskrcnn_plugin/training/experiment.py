@@ -194,13 +194,13 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   runtime_lib.configure_devices(runtime)
   strategy = runtime_lib.make_strategy(runtime)
   schedule = Schedule()
-  inputs = inputs or plugin_inputs()
-  tf.io.gfile.makedirs(model_dir)
-  chief = _is_chief(strategy)
   latest = tf.train.latest_checkpoint(model_dir)
   if mode == "eval" and latest is None:
     raise UserError(f"--mode=eval needs a checkpoint in {model_dir}, and there is none. "
                     "Train first, or point --model_dir at a training run.")
+  inputs = inputs or plugin_inputs()
+  tf.io.gfile.makedirs(model_dir)
+  chief = _is_chief(strategy)
   if chief:
     note = checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
     if note:
