@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def _run(code):
   env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
@@ -37,6 +39,7 @@ def test_importing_tensorflow_first_is_fine_until_tf_keras_is_used():
   assert "RuntimeWarning" not in result.stderr
 
 
+@pytest.mark.keras3
 def test_using_tf_keras_before_the_plugin_warns_with_the_remedy():
   result = _run("""
       import tensorflow as tf

@@ -102,7 +102,7 @@ def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
               model_id: str = "MobileNetV2",
               filter_size_scale: float = 1.0,
               stochastic_depth_drop_rate: float = 0.0,
-              flat_stochastic_depth_drop_rate: bool = True,
+              flat_stochastic_depth_drop_rate: Optional[bool] = None,
               output_stride: Optional[int] = None,
               output_intermediate_endpoints: bool = False,
               use_sync_bn: bool = False,
@@ -123,7 +123,8 @@ def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
     filter_size_scale: Width multiplier of every layer.
     stochastic_depth_drop_rate: Stochastic depth drop rate.
     flat_stochastic_depth_drop_rate: Same rate for all blocks instead of a
-      linear increase.
+      linear increase; None keeps Model Garden's default (True; Model Garden
+      2.14 has only the flat rate and rejects any other value).
     output_stride: Output stride for dilated convolutions; None for none.
     output_intermediate_endpoints: Also output intermediate block endpoints.
     use_sync_bn: Synchronized batch normalization across replicas.
@@ -137,18 +138,21 @@ def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
   if model_id not in mg_mobilenet.SUPPORTED_SPECS_MAP:
     raise ValueError(f"model_id={model_id!r} is not a MobileNet Model Garden has; use one of "
                      f"{', '.join(mg_mobilenet.SUPPORTED_SPECS_MAP)}.")
+  optional = {}
+  if flat_stochastic_depth_drop_rate is not None:
+    optional["flat_stochastic_depth_drop_rate"] = flat_stochastic_depth_drop_rate
   return mg_mobilenet.MobileNet(
       model_id=model_id,
       filter_size_scale=filter_size_scale,
       input_specs=_input_specs(input_specs),
       stochastic_depth_drop_rate=stochastic_depth_drop_rate,
-      flat_stochastic_depth_drop_rate=flat_stochastic_depth_drop_rate,
       output_stride=output_stride,
       output_intermediate_endpoints=output_intermediate_endpoints,
       use_sync_bn=use_sync_bn,
       norm_momentum=norm_momentum,
       norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer)
+      kernel_regularizer=kernel_regularizer,
+      **optional)
 
 
 @BACKBONES.register("spinenet")

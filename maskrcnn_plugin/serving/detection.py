@@ -52,9 +52,7 @@ def model_garden_params(model) -> config_definitions.ExperimentConfig:
           anchor=maskrcnn_config.Anchor(
               num_scales=config["num_scales"], aspect_ratios=list(config["aspect_ratios"]),
               anchor_size=config["anchor_size"]),
-          detection_generator=maskrcnn_config.DetectionGenerator(nms_version=nms_version)),
-      train_data=maskrcnn_config.DataConfig(
-          parser=maskrcnn_config.Parser(pad=True, keep_aspect_ratio=True))))
+          detection_generator=maskrcnn_config.DetectionGenerator(nms_version=nms_version))))
 
 
 class DetectionExportModule(detection.DetectionModule):

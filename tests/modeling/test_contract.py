@@ -105,7 +105,8 @@ def _build_error(*params, error=ContractError):
     (_plain_dict, "is a dict, not a Keras model"),
     (_no_output_specs, "has no `output_specs`"),
     (_int_keys, "(use str(level) as keys)"),
-    (_keras3, "from Keras 3, but Model Garden's layers need a tf_keras (Keras 2) model"),
+    pytest.param(_keras3, "from Keras 3, but Model Garden's layers need a tf_keras (Keras 2) model",
+                 marks=pytest.mark.keras3),
 ])
 def test_backbone_contract_violation_is_one_message(register, factory, expected):
   register("faulty_net", factory)

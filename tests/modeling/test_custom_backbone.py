@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent / "custom_backbone"
 
 
@@ -28,6 +30,7 @@ def test_tf_keras_backbone_from_gin_uncalled_and_built(tmp_path):
   assert "already-built model (backbones.my_net())" in result.stderr
 
 
+@pytest.mark.keras3
 def test_keras3_backbone_is_one_clear_message(tmp_path):
   result = _run("keras3_first", HERE / "my_net.gin", cwd=tmp_path)
   assert result.returncode == 2
