@@ -40,6 +40,8 @@ class MaskRCNNLosses:
                frcnn_class_loss_top_k_percent: float = 1.,
                class_weights: Optional[Sequence[float]] = None):
     model_config = model.get_config()
+    # Model Garden 2.14's Losses config has no class_weights field.
+    optional = {"class_weights": list(class_weights)} if class_weights else {}
     losses = maskrcnn_config.Losses(
         loss_weight=loss_weight, rpn_huber_loss_delta=rpn_huber_loss_delta,
         frcnn_huber_loss_delta=frcnn_huber_loss_delta,
@@ -47,7 +49,7 @@ class MaskRCNNLosses:
         frcnn_class_loss_top_k_percent=frcnn_class_loss_top_k_percent,
         rpn_score_weight=rpn_score_weight, rpn_box_weight=rpn_box_weight,
         frcnn_class_weight=frcnn_class_weight, frcnn_box_weight=frcnn_box_weight,
-        mask_weight=mask_weight, class_weights=list(class_weights) if class_weights else None)
+        mask_weight=mask_weight, **optional)
     # Model Garden counts detection heads as 1 + len(cascade IoU thresholds).
     cascade_ious = [sampler.get_config()["foreground_iou_threshold"]
                     for sampler in model.roi_sampler[1:]]
