@@ -1,13 +1,14 @@
 """The Orbit evaluator: COCO box and mask metrics with pycocotools.
 
-    evaluation.annotation_file = '/data/shapes/val_annotations.json'   # or None
-    evaluation.per_category_metrics = True
+    evaluation.coco_metric.annotation_file = '/data/coco/instances_val2017.json'  # or None
+    evaluation.coco_metric.per_category_metrics = True
 
 Detections are scored by Model Garden's COCOEvaluator
 (official/vision/evaluation/coco_evaluator.py). Without an annotation file,
 one is generated once from the validation records into
-model_dir/eval/annotations.json (Model Garden's own generator), so mask AP
-is measured against the original polygons' PNG masks.
+model_dir/eval/annotations.json by Model Garden's own generator, so mask AP
+is measured against the records' full-resolution PNG instance masks (delete
+that file when the eval records change).
 """
 
 import json
@@ -22,12 +23,8 @@ import tensorflow as tf
 from maskrcnn_plugin.errors import UserError
 from official.vision.evaluation import coco_evaluator, coco_utils
 
-# Model Garden's COCOEvaluator keys and the names used in logs and JSON.
-METRIC_NAMES = {
-    "AP": "AP", "AP50": "AP50", "AP75": "AP75", "APs": "APs", "APm": "APm", "APl": "APl",
-    "ARmax1": "AR1", "ARmax10": "AR10", "ARmax100": "AR100", "ARs": "ARs", "ARm": "ARm",
-    "ARl": "ARl",
-}
+# Model Garden's COCOEvaluator keys renamed in logs and JSON (others keep their name).
+METRIC_NAMES = {"ARmax1": "AR1", "ARmax10": "AR10", "ARmax100": "AR100"}
 
 
 @gin.configurable(module="evaluation")

@@ -25,7 +25,8 @@ from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.registries import LR_SCHEDULES, OPTIMIZERS
 from official.modeling.optimization import lr_schedule
 
-LearningRate = Union[float, "lr_schedule.tf_keras.optimizers.schedules.LearningRateSchedule"]
+# A float or a Keras LearningRateSchedule (a callable of the step).
+LearningRate = Union[float, Callable[[int], float]]
 
 
 @OPTIMIZERS.register("sgd")

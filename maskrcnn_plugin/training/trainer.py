@@ -10,7 +10,7 @@ before Orbit could save a checkpoint of the damaged weights.
 """
 
 import time
-from typing import Callable, Dict, Mapping
+from typing import Callable, Dict
 
 import orbit
 import tensorflow as tf
@@ -141,7 +141,3 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     logs["images_per_second"] = float(self._images_seen.numpy()) / elapsed
     return logs
 
-
-def loss_terms(logs: Mapping[str, float]) -> str:
-  """'total_loss=1.23 rpn_score_loss=...' for the loss terms in `logs`."""
-  return " ".join(f"{name}={logs[name]:.4f}" for name in LOSS_TERMS if name in logs)
