@@ -8,6 +8,7 @@ without a traceback unless --verbose is given.
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from typing import List, Optional
@@ -47,9 +48,12 @@ def add_gin_arguments(parser: argparse.ArgumentParser, *, required: bool = True)
 
 def main(argv: Optional[List[str]] = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
-  verbose = "--verbose" in argv
-  if not verbose:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  if "--verbose" not in argv:
+    # Before TensorFlow loads: its C++ info/warning/error lines (CUDA probing,
+    # oneDNN notes) and Python deprecation warnings are noise to a CLI user;
+    # --verbose shows them, and `maskrcnn doctor` reports set-up problems.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
   import maskrcnn_plugin  # pylint: disable=import-outside-toplevel,unused-import
   from maskrcnn_plugin.errors import UserError  # pylint: disable=import-outside-toplevel
   from registry import RegistryError  # pylint: disable=import-outside-toplevel
