@@ -16,14 +16,14 @@ import re
 import sys
 import tokenize
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import gin
 import gin.config
 import gin.resource_reader
 
 from maskrcnn_plugin import registries
-from maskrcnn_plugin.errors import GinConfigError
+from maskrcnn_plugin.errors import GinConfigError, UserError
 from registry import did_you_mean
 from registry.gin_bridge import configurable_selectors
 
@@ -50,6 +50,52 @@ gin.config._FILE_READERS[:] = [  # pylint: disable=protected-access
     (reader, _system_path_file_exists
      if exists is gin.resource_reader.system_path_file_exists else exists)
     for reader, exists in gin.config._FILE_READERS]  # pylint: disable=protected-access
+
+# The gin files being parsed (outermost first), and the binding statements of
+# the last `parse_gin` in the order gin applied them: gin recurses forever on a
+# circular include, and keeps no file or line for a binding, which messages
+# about a binding's value need.
+_INCLUDE_STACK: List[str] = []
+_STATEMENTS: List[gin.config_parser.BindingStatement] = []
+_gin_parse_config_file = gin.config.parse_config_file
+_gin_parse_statement = gin.config_parser.ConfigParser.parse_statement
+
+
+def _recording_parse_statement(parser):
+  statement = _gin_parse_statement(parser)
+  if isinstance(statement, gin.config_parser.BindingStatement):
+    _STATEMENTS.append(statement)
+  return statement
+
+
+def _parse_config_file_once(config_file, *args, **kwargs):
+  """gin's parse_config_file, refusing a file that (indirectly) includes itself."""
+  path = _find_config_file(config_file)
+  if path in _INCLUDE_STACK:
+    cycle = _INCLUDE_STACK[_INCLUDE_STACK.index(path):] + [path]
+    raise GinConfigError(
+        f"Circular gin include: {' includes '.join(cycle)}. Remove one of these include "
+        "lines (a file may include a base only once along a chain).")
+  _INCLUDE_STACK.append(path)
+  try:
+    return _gin_parse_config_file(config_file, *args, **kwargs)
+  finally:
+    _INCLUDE_STACK.pop()
+
+
+def _find_config_file(config_file: str) -> str:
+  """The real path gin will read `config_file` from (as gin searches), else the name."""
+  prefixes = ([""] if os.path.isabs(config_file)
+              else gin.config._LOCATION_PREFIXES)  # pylint: disable=protected-access
+  for prefix in prefixes:
+    candidate = os.path.join(prefix, config_file)
+    if os.path.isfile(candidate):
+      return os.path.realpath(candidate)
+  return config_file
+
+
+gin.config.parse_config_file = _parse_config_file_once
+gin.config_parser.ConfigParser.parse_statement = _recording_parse_statement
 
 
 def gin_configs_dir() -> Path:
@@ -124,6 +170,8 @@ def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
   folders = [gin_configs_dir()] + [Path(p).resolve().parent for p in paths] + [Path.cwd()]
   _add_search_paths(dict.fromkeys(folders))
   gin.clear_config()
+  _INCLUDE_STACK.clear()
+  _STATEMENTS.clear()
   try:
     gin.parse_config_files_and_bindings(paths, list(gin_params), finalize_config=finalize)
   except tokenize.TokenError as error:  # gin gives no location for these.
@@ -132,8 +180,9 @@ def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
         f"Gin syntax error: a bracket or quote is never closed in "
         f"{_unclosed_source(paths, gin_params)} ({error.args[0]}).") from error
   except Exception as error:  # Every gin parse error becomes one clear message.
+    explained = explain_gin_error(error)  # before clearing: it lists the defined macros
     gin.clear_config()
-    raise explain_gin_error(error) from error
+    raise explained from error
   return paths
 
 
@@ -152,6 +201,8 @@ def _unclosed_source(paths: Sequence[str], gin_params: Sequence[str]) -> str:
 _NO_CONFIGURABLE = re.compile(r"No configurable matching (?:reference )?'@?([\w./]+?)(?:\(\))?'")
 _NO_PARAMETER = re.compile(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'")
 _NO_FILE = re.compile(r"Unable to open file: (\S+?)\. Searched config paths: (.*?)\.(?:\n|$)")
+_NO_MACRO = re.compile(r"No bindings specified for '(?:[\w./]+/)?([\w.]+)/gin\.macro'")
+_IN_CALL = re.compile(r"\n  In call to configurable '([\w.]+)' \((.*?)\)(?: in scope '([\w/]+)')?")
 
 
 def explain_gin_error(error: BaseException) -> GinConfigError:
@@ -175,6 +226,12 @@ def explain_gin_error(error: BaseException) -> GinConfigError:
     return GinConfigError(
         f"Gin include '{included}' not found in {match.group(2)}."
         f"{did_you_mean(stem, shipped_configs())}{_rest_after_first(message)}")
+  match = _NO_MACRO.search(message)
+  if match:
+    return _undefined_macro(match.group(1))
+  if isinstance(error, RecursionError):
+    return GinConfigError(f"Gin config recursion ({error}): a macro or reference refers to "
+                          f"itself, e.g. `X = %X`.{_rest_after_first(message)[:2000]}")
   if isinstance(error, SyntaxError):
     where = f"{error.filename}, line {error.lineno}" if error.filename else "a binding"
     text = f"\n    {error.text.rstrip()}" if error.text else ""
@@ -215,3 +272,97 @@ def _suggest_parameter(selector: str, parameter: str) -> str:
   except (TypeError, ValueError):
     return ""
   return f"{did_you_mean(parameter, names)} Parameters of {selector}: {', '.join(names)}."
+
+
+def _undefined_macro(name: str) -> GinConfigError:
+  """A `%NAME` that no file or binding defines: where it is used, and close names."""
+  defined = sorted({key[0].split("/")[-1] for key in gin.config._CONFIG  # pylint: disable=protected-access
+                    if key[1] == "gin.macro"})
+  used = _locations(re.compile(rf"%{re.escape(name)}\b"))
+  where = f" It is used at {'; '.join(used)}." if used else ""
+  return GinConfigError(
+      f"Gin macro %{name} is not defined.{where}{did_you_mean(name, defined)} Define it "
+      f"(`{name} = ...`) or use a defined macro: {', '.join(defined) or '(none)'}.")
+
+
+def _where(statement: gin.config_parser.BindingStatement) -> str:
+  """'FILE:LINE: text', or "binding 'text'" for a --gin_param binding."""
+  location = statement.location
+  text = location.line_content.strip()
+  return f"{location.filename}:{location.line_num}: {text}" if location.filename else \
+      f"binding {text!r}"
+
+
+def _locations(pattern: "re.Pattern", limit: int = 3) -> List[str]:
+  """Where the parsed binding lines matching `pattern` are (the last `limit`)."""
+  found = [_where(s) for s in _STATEMENTS if pattern.search(s.location.line_content)]
+  return found[-limit:]
+
+
+def _effective_bindings(name: str, scope: Optional[str]) -> List[str]:
+  """Where each parameter of configurable `name` got its value (last binding wins)."""
+  last = {}
+  for statement in _STATEMENTS:
+    if not statement.arg_name or statement.selector.rpartition(".")[2] != name:
+      continue
+    if statement.scope and statement.scope != scope:
+      continue
+    key = statement.arg_name
+    if key not in last or statement.scope or not last[key].scope:  # scoped wins
+      last[key] = statement
+  found = [_where(s) for s in last.values()]
+  for macro in dict.fromkeys(re.findall(r"%(\w+)", " ".join(
+      s.location.line_content for s in last.values()))):
+    definitions = [s for s in _STATEMENTS if not s.arg_name and s.selector == macro]
+    if definitions:
+      found.append(_where(definitions[-1]))
+  return found
+
+
+def explain_call_error(error: BaseException) -> Optional[UserError]:
+  """One message for an error raised inside a gin configurable's call, else None.
+
+  Gin appends "In call to configurable 'NAME' (...)" to an exception raised
+  while it calls a configurable (a wrong value type, a missing required
+  value, a value the library rejects). The message keeps the library's
+  reason, names the configurable and where its parameters are bound (file and
+  line, or the --gin_param binding), and says how to see the traceback.
+  """
+  message = str(error)
+  match = _IN_CALL.search(message)
+  if match is None:
+    return None
+  reason = message[:match.start()].strip()
+  if isinstance(error, UserError):  # Already one complete message: drop gin's call notes.
+    error_class = type(error)
+    if error_class.__mro__[1].__name__ == error_class.__name__:  # gin's proxy class
+      error_class = error_class.__mro__[1]
+    return error_class(reason)
+  name, scope = match.group(1), match.group(3)
+  selector = _full_selector(name)
+  scoped = f"{scope}/{selector}" if scope else selector
+  bound = _effective_bindings(name, scope)[:8]
+  callers = _locations(re.compile(rf"@(\w+/)?{re.escape(selector)}\b"), limit=2)
+  called = f" It is referenced at: {'; '.join(callers)}." if callers else ""
+  where = (" Its parameters are bound at: " + "; ".join(bound) + "." if bound
+           else f" None of its parameters is bound in gin: bind them as `{selector}.NAME = ...`.")
+  missing = re.search(r"No values supplied by Gin or caller for arguments: \[(.*?)\]", reason)
+  fix = ""
+  if missing:
+    first = missing.group(1).split(",")[0].strip(" '")
+    fix = f" Bind the missing value, e.g. `{selector}.{first} = ...`."
+  headline = reason.splitlines()[0] if reason else type(error).__name__
+  return GinConfigError(
+      f"Calling gin configurable {scoped} failed: {type(error).__name__}: {headline}.{fix}"
+      f"{called}{where} Check the value's type and range (run with --verbose for the traceback).")
+
+
+def _full_selector(name: str) -> str:
+  """'optimizers.sgd' for gin's 'sgd', when one registered configurable has that name."""
+  try:
+    configurable = gin.config._REGISTRY.get_match(name)  # pylint: disable=protected-access
+  except (KeyError, ValueError):
+    return name
+  if configurable is None:
+    return name
+  return f"{configurable.module}.{configurable.name}" if configurable.module else name

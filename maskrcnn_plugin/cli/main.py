@@ -64,11 +64,35 @@ def main(argv: Optional[List[str]] = None) -> int:
   except (UserError, RegistryError) as error:
     if args.verbose:
       raise
-    print(f"maskrcnn {args.command}: error: {error}", file=sys.stderr)
+    print(f"maskrcnn {args.command}: error: {_user_message(error) or error}", file=sys.stderr)
+    return 2
+  except Exception as error:  # A user mistake that surfaced as a library error.
+    message = None if args.verbose else _user_message(error)
+    if message is None:
+      raise
+    print(f"maskrcnn {args.command}: error: {message}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:
     print(f"maskrcnn {args.command}: interrupted", file=sys.stderr)
     return 130
+
+
+def _user_message(error: BaseException) -> Optional[str]:
+  """The one-message form of an error caused by the user's config or data, else None.
+
+  Covers errors raised inside a gin configurable's call (a wrong value type or
+  a missing value: named with where it is bound) and a bad record met by the
+  input pipeline inside TensorFlow ("Bad record FILE #INDEX: REASON").
+  """
+  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.gin_config import explain_call_error
+  if "Bad record " in str(error):
+    from maskrcnn_plugin.dataloaders.validation import bad_record_error
+    explained = bad_record_error(error)
+    if explained is not None:
+      return str(explained)
+  explained = explain_call_error(error)
+  return None if explained is None else str(explained)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,9 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
     A dataset of (images, labels) batches of the per-replica batch size.
   """
   _check_policy(bad_records)
+  if not isinstance(global_batch_size, int) or global_batch_size <= 0:
+    raise UserError(f"data.input_pipeline.global_batch_size must be a positive integer, got "
+                    f"{global_batch_size!r} (e.g. TRAIN_BATCH_SIZE = 8).")
   drop_remainder = is_training if drop_remainder is None else drop_remainder
   repeat = is_training if repeat is None else repeat
   if deterministic and seed is None:
