@@ -16,8 +16,9 @@ is_crowds, masks, the inputs of Model Garden's COCOEvaluator).
 
 Stages: list files -> shard per input pipeline (files when there are enough,
 else records) -> interleave files -> check each record (bad ones: error or
-skip, see validation.py) -> decode -> [cache] -> [repeat, shuffle] -> parse in
-parallel -> batch -> prefetch.
+skip, see validation.py) -> decode (a record that fails to decode: error or
+skip) -> [cache] -> [repeat, shuffle] -> parse in parallel -> batch ->
+prefetch.
 
 Decoder protocol: `decode(record) -> dict` (Model Garden's Decoder). Optional:
 `summarize(record)` for the record check (records of decoders without it are
@@ -183,15 +184,15 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
 
   def checked(record, source, index):
     if summarize is None:  # A decoder without `summarize` is not checked before decoding.
-      return record, tf.constant(True)
+      return record, source, index, tf.constant(True)
     keep = validation.check_or_skip(summarize(record), source, index, num_classes, bad_records)
-    return record, keep
+    return record, source, index, keep
 
   dataset = dataset.map(checked, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
   if bad_records == "skip":
-    dataset = dataset.filter(lambda record, keep: keep)
-  dataset = dataset.map(lambda record, keep: decoder.decode(record),
-                        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    dataset = dataset.filter(lambda record, source, index, keep: keep)
+  dataset = dataset.map(lambda record, source, index, keep: (record, source, index))
+  dataset = validation.decode_or_reject(dataset, decoder.decode, bad_records, deterministic)
   if cache:
     dataset = dataset.cache()
   if repeat:

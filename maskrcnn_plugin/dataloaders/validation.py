@@ -16,9 +16,13 @@ With `bad_records='error'` a bad record stops the input pipeline with
 "Bad record FILE #INDEX: REASON" (a tf.errors.InvalidArgumentError raised in
 the training loop; `bad_record_error(e)` turns it into one clear UserError).
 With `bad_records='skip'` it is dropped, logged as a warning with file and
-index, and counted: `skipped_record_counts()`. Image bytes that pass these
-checks but are corrupt inside still fail in TensorFlow's decoder, with its own
-message; `maskrcnn data check` names such records.
+index, and counted: `skipped_record_counts()`.
+
+Image (or mask) bytes that pass these checks but are corrupt inside fail in
+TensorFlow's decoder, which names neither file nor record: `decode_or_reject`
+decodes each record in a one-element dataset whose errors are caught, so such
+a record is a bad record too ("the record could not be decoded"), reported
+or skipped like the others.
 """
 
 import collections
@@ -211,6 +215,7 @@ def reason_key(reason: str) -> str:
   """A short counting key for a reason, e.g. 'class id outside label range'."""
   for key, marker in (("truncated or corrupt image", "truncated or corrupt"),
                       ("empty image", "image is empty"),
+                      ("undecodable record", "could not be decoded"),
                       ("not an image", "not a JPEG"),
                       ("box lists differ in length", "differ in length"),
                       ("class/box count mismatch", "class ids for"),
@@ -230,7 +235,11 @@ def check_or_skip(summary: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Te
   'error' raises "Bad record SOURCE #INDEX: REASON. <how to fix>" through
   tf.debugging.Assert; 'skip' counts and logs the record and returns False.
   """
-  problems = _problems(summary, num_classes)
+  return _apply_policy(_problems(summary, num_classes), source, index, policy)
+
+
+def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str) -> tf.Tensor:
+  """True for a good record; for a bad one raises (policy 'error') or counts (False)."""
 
   def message():
     reason = _first_reason(problems)
@@ -252,3 +261,49 @@ def check_or_skip(summary: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Te
                  fail if policy == "error" else skip)
   keep.set_shape([])
   return keep
+
+
+_UNDECODABLE = ("the record could not be decoded (corrupt image or mask data inside valid "
+                "headers; maskrcnn data check shows the decoder message)")
+
+
+def _empty_like(spec: tf.TensorSpec) -> tf.Tensor:
+  """A tensor that fits `spec` (unknown dimensions 0), standing in for a failed decode."""
+  if spec.shape.rank is None:
+    return tf.zeros([], spec.dtype)
+  return tf.zeros([d if d is not None else 0 for d in spec.shape.as_list()], spec.dtype)
+
+
+def decode_or_reject(dataset: tf.data.Dataset, decode: Callable, policy: str,
+                     deterministic: bool) -> tf.data.Dataset:
+  """Decodes a dataset of (record, source, index); applies `policy` to records that fail.
+
+  Each record is decoded in a one-element dataset whose errors are dropped
+  (`ignore_errors`); a stand-in element flagged False takes its place, so a
+  failed decode becomes "Bad record SOURCE #INDEX: the record could not be
+  decoded" (policy 'error') or a skipped, counted record (policy 'skip'). The
+  records are decoded in parallel as a parallel map would.
+
+  Returns:
+    A dataset of decoded records (the dicts `decode` returns).
+  """
+
+  def decode_one(record, source, index):
+    decoded = tf.data.Dataset.from_tensors(record).map(lambda r: (decode(r), True))
+    decoded = decoded.ignore_errors()
+    stand_in = tf.nest.map_structure(_empty_like, decoded.element_spec[0])
+    decoded = decoded.concatenate(tf.data.Dataset.from_tensors((stand_in, False))).take(1)
+    return decoded.map(lambda features, ok: (features, ok, source, index))
+
+  def verdict(features, ok, source, index):
+    problems = [(tf.logical_not(ok), lambda: _UNDECODABLE)]
+    return features, _apply_policy(problems, source, index, policy)
+
+  dataset = dataset.interleave(decode_one, cycle_length=tf.data.AUTOTUNE, block_length=1,
+                               num_parallel_calls=tf.data.AUTOTUNE,
+                               deterministic=deterministic)
+  dataset = dataset.map(verdict, num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=deterministic)
+  if policy == "skip":
+    dataset = dataset.filter(lambda features, keep: keep)
+  return dataset.map(lambda features, keep: features)
