@@ -1,7 +1,7 @@
 """`maskrcnn data ...`: make the shapes dataset, convert COCO, check records.
 
     maskrcnn data make-shapes --output data/shapes [--train 1000 --val 200]
-        [--image-size 128 --seed 0 --workers W]
+        [--image-size 128 --seed 0 --workers W] [--classes square,circle,triangle]
     maskrcnn data convert-coco --annotations A.json --images DIR --output PREFIX --shards N
         [--workers W] [--skip-bad] [--no-masks]
     maskrcnn data check 'data/shapes/val-*.tfrecord' [--num-classes 4] [--render 8 --output DIR]
@@ -27,6 +27,9 @@ def add_commands(subparsers) -> None:
   shapes.add_argument("--val-shards", type=int, default=2)
   shapes.add_argument("--workers", type=int, default=None,
                       help="drawing processes (default: CPU count); output is the same")
+  shapes.add_argument("--classes", default="square,circle,triangle",
+                      help="comma-separated shapes, category ids 1..K in this order, from "
+                           "square, circle, triangle, star, hexagon (default: the first three)")
   shapes.add_argument("--no-image-files", action="store_true",
                       help="do not write the PNG files the COCO JSONs name")
   shapes.set_defaults(run=run_make_shapes)
@@ -58,11 +61,17 @@ def add_commands(subparsers) -> None:
 
 def run_make_shapes(args) -> int:
   from maskrcnn_plugin.data import shapes  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.errors import UserError  # pylint: disable=import-outside-toplevel
+  classes = tuple(name.strip() for name in args.classes.split(",") if name.strip())
+  try:
+    shapes.categories(classes)
+  except ValueError as error:
+    raise UserError(f"--classes: {error}") from error
   start = time.perf_counter()
   summaries = shapes.write_shapes_dataset(
       args.output, num_train=args.train, num_val=args.val, image_size=args.image_size,
       seed=args.seed, train_shards=args.train_shards, val_shards=args.val_shards,
-      write_images=not args.no_image_files, workers=args.workers)
+      write_images=not args.no_image_files, workers=args.workers, classes=classes)
   seconds = time.perf_counter() - start
   total = sum(s["images"] for s in summaries)
   for s in summaries:

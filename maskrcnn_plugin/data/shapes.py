@@ -1,7 +1,10 @@
 """The synthetic shapes dataset: squares, circles and triangles with occlusion.
 
 Each image has a random background (a colour gradient with noise) and 1-5
-shapes of random class, size, colour and position. Shapes drawn later occlude
+shapes of random class, size, colour and position. The classes are
+`DEFAULT_CLASSES` unless `classes` names others from `SHAPES` (e.g.
+('star', 'hexagon') for a fine-tuning dataset); category ids are 1..K in the
+order given. Shapes drawn later occlude
 earlier ones; each instance mask is what remains visible, its box is the tight
 box of the visible pixels and its area the visible pixel count. A shape is not
 placed when it would leave an earlier one with less than `MIN_VISIBLE_AREA`
@@ -18,30 +21,55 @@ import io
 import json
 import multiprocessing
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from pycocotools import mask as mask_api
 
 from maskrcnn_plugin.data import tf_example
 
-CATEGORIES = ({"id": 1, "name": "square"}, {"id": 2, "name": "circle"},
-              {"id": 3, "name": "triangle"})
+SHAPES = ("square", "circle", "triangle", "star", "hexagon")
+DEFAULT_CLASSES = ("square", "circle", "triangle")
 MAX_SHAPES = 5
 MIN_VISIBLE_AREA = 30
 _PLACEMENT_TRIES = 10
 _SPLIT_SALT = {"train": 0, "val": 1}
 
 
-def _shape_mask(category_id: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def categories(classes: Sequence[str] = DEFAULT_CLASSES) -> Tuple[Dict, ...]:
+  """COCO categories for `classes` (ids 1..K in order); raises ValueError for unknown names."""
+  unknown = [name for name in classes if name not in SHAPES]
+  if unknown or not classes or len(set(classes)) != len(classes):
+    raise ValueError(f"classes must be distinct names from {', '.join(SHAPES)}; got "
+                     f"{', '.join(classes) or '(none)'}.")
+  return tuple({"id": i + 1, "name": name} for i, name in enumerate(classes))
+
+
+def _polygon_mask(size: int, points: np.ndarray) -> np.ndarray:
+  """A [size, size] boolean mask of the polygon `points` ([N, 2] x, y in pixels)."""
+  image = Image.new("1", (size, size))
+  ImageDraw.Draw(image).polygon([tuple(p) for p in points.tolist()], fill=1)
+  return np.array(image, bool)
+
+
+def _shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
   """A [size, size] boolean mask of one shape filling its box."""
   yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-  if category_id == 1:
+  if shape == "square":
     return np.ones((size, size), bool)
-  if category_id == 2:
+  if shape == "circle":
     r = size / 2.0
     return (yy - r) ** 2 + (xx - r) ** 2 <= r * r
+  if shape in ("star", "hexagon"):
+    # A five-pointed star (inner radius 0.45) or a regular hexagon, randomly rotated.
+    corners = 5 if shape == "star" else 6
+    angles = rng.uniform(0, 2 * np.pi) + np.arange(2 * corners) * np.pi / corners
+    radii = np.where(np.arange(2 * corners) % 2, 0.45 if shape == "star" else 1.0, 1.0)
+    if shape == "hexagon":
+      angles, radii = angles[::2], radii[::2]
+    points = (size / 2) * (1 + radii[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1))
+    return _polygon_mask(size, points)
   # Triangle: one vertex on the top edge, two on the bottom corners, apex jittered.
   apex = rng.uniform(0.2, 0.8) * size
   corners = np.array([[apex, 0.0], [size, size], [0.0, size]], np.float32)
@@ -60,8 +88,9 @@ def _background(size: int, rng: np.random.Generator) -> np.ndarray:
   return image
 
 
-def draw_image(size: int, rng: np.random.Generator) -> Tuple[np.ndarray, List[Dict]]:
-  """Draws one image.
+def draw_image(size: int, rng: np.random.Generator,
+               classes: Sequence[str] = DEFAULT_CLASSES) -> Tuple[np.ndarray, List[Dict]]:
+  """Draws one image with shapes of `classes` (category id = index in `classes` + 1).
 
   Returns:
     (image, instances): a uint8 [size, size, 3] image and, per visible shape,
@@ -69,21 +98,21 @@ def draw_image(size: int, rng: np.random.Generator) -> Tuple[np.ndarray, List[Di
     and `area`.
   """
   image = _background(size, rng)
-  masks, classes, colours = [], [], []
+  masks, category_ids, colours = [], [], []
   for _ in range(int(rng.integers(1, MAX_SHAPES + 1))):
     for _ in range(_PLACEMENT_TRIES):
-      category_id = int(rng.integers(1, 4))
+      category_id = int(rng.integers(1, len(classes) + 1))
       extent = int(rng.integers(max(8, size // 8), max(9, size // 2)))
       x0, y0 = rng.integers(0, size - extent + 1, 2)
       full = np.zeros((size, size), bool)
-      full[y0:y0 + extent, x0:x0 + extent] = _shape_mask(category_id, extent, rng)
+      full[y0:y0 + extent, x0:x0 + extent] = _shape_mask(classes[category_id - 1], extent, rng)
       if all((m & ~full).sum() >= MIN_VISIBLE_AREA for m in masks):
         masks = [m & ~full for m in masks] + [full]
-        classes.append(category_id)
+        category_ids.append(category_id)
         colours.append(rng.uniform(0, 255, 3).astype(np.float32))
         break
   instances = []
-  for m, category_id, colour in zip(masks, classes, colours):
+  for m, category_id, colour in zip(masks, category_ids, colours):
     image[m] = colour
     ys, xs = np.nonzero(m)
     instances.append({
@@ -104,10 +133,10 @@ def _coco_rle(mask: np.ndarray) -> Dict:
   return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
 
 
-def _render(job: Tuple[int, int, int, int]) -> Tuple[bytes, List[Dict]]:
+def _render(job: Tuple[int, int, int, int, Tuple[str, ...]]) -> Tuple[bytes, List[Dict]]:
   """Draws and encodes image `index` of a split: (PNG bytes, shapes with mask PNG and RLE)."""
-  seed, salt, index, image_size = job
-  image, shapes = draw_image(image_size, np.random.default_rng([seed, salt, index]))
+  seed, salt, index, image_size, classes = job
+  image, shapes = draw_image(image_size, np.random.default_rng([seed, salt, index]), classes)
   for s in shapes:
     mask = s.pop("mask")
     s["mask_png"] = tf_example.encode_mask_png(mask)
@@ -117,8 +146,8 @@ def _render(job: Tuple[int, int, int, int]) -> Tuple[bytes, List[Dict]]:
 
 def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
                 image_size: int, seed: int, write_images: bool = True,
-                workers: int = 1) -> Dict:
-  """Writes one split; returns a summary dict (paths and counts).
+                workers: int = 1, classes: Sequence[str] = DEFAULT_CLASSES) -> Dict:
+  """Writes one split of shapes of `classes`; returns a summary dict (paths and counts).
 
   Images are drawn by `workers` processes (1: in this process); the output
   does not depend on the number of workers.
@@ -129,10 +158,15 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
   image_dir = os.path.join(output_dir, "images", split)
   if write_images:
     os.makedirs(image_dir, exist_ok=True)
-  names = {c["id"]: c["name"] for c in CATEGORIES}
-  coco = {"info": {"description": f"maskrcnn_plugin synthetic shapes, {split}, seed {seed}"},
-          "images": [], "annotations": [], "categories": [dict(c) for c in CATEGORIES]}
-  jobs = [(seed, _SPLIT_SALT[split], index, image_size) for index in range(num_images)]
+  classes = tuple(classes)
+  category_list = categories(classes)
+  names = {c["id"]: c["name"] for c in category_list}
+  description = f"maskrcnn_plugin synthetic shapes, {split}, seed {seed}"
+  if classes != DEFAULT_CLASSES:
+    description += f", classes {','.join(classes)}"
+  coco = {"info": {"description": description},
+          "images": [], "annotations": [], "categories": [dict(c) for c in category_list]}
+  jobs = [(seed, _SPLIT_SALT[split], index, image_size, classes) for index in range(num_images)]
   pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
   writers = [tf.io.TFRecordWriter(p) for p in paths]
   try:
@@ -173,21 +207,24 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
 def write_shapes_dataset(output_dir: str, *, num_train: int = 1000, num_val: int = 200,
                          image_size: int = 128, seed: int = 0, train_shards: int = 4,
                          val_shards: int = 2, write_images: bool = True,
-                         workers: Optional[int] = None) -> List[Dict]:
+                         workers: Optional[int] = None,
+                         classes: Sequence[str] = DEFAULT_CLASSES) -> List[Dict]:
   """Writes the train and val splits into `output_dir`; returns their summaries.
 
-  `workers` processes draw the images (default: the number of CPUs).
+  `workers` processes draw the images (default: the number of CPUs). `classes`
+  names the shapes drawn (from SHAPES), category ids 1..K in that order.
 
   Layout: {train,val}-NNNNN-of-NNNNN.tfrecord, instances_{train,val}.json and
   images/{train,val}/NNNNNN.png (unless `write_images` is False).
   """
   if image_size < 32:
     raise ValueError(f"image_size must be at least 32 pixels, got {image_size}.")
+  categories(classes)
   os.makedirs(output_dir, exist_ok=True)
   workers = os.cpu_count() if workers is None else workers
   summaries = []
   for split, count, shards in (("train", num_train, train_shards), ("val", num_val, val_shards)):
     if count > 0:
       summaries.append(write_split(output_dir, split, count, shards, image_size, seed,
-                                   write_images, workers))
+                                   write_images, workers, classes))
   return summaries

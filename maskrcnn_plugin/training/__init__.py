@@ -5,9 +5,10 @@ Importing this package registers the optimizers (`optimizers.sgd`,
 `cosine`, `constant`, `linear_warmup`) and strategies (`strategies.one_device`,
 `mirrored`, `multi_worker_mirrored`, `tpu`), and the gin configurables
 `schedule`, `runtime`, `losses.maskrcnn`, `optimization.build_optimizer`,
-`evaluation.coco_metric` and `checkpoints.warm_start`.
+`evaluation.coco_metric`, `checkpoints.warm_start` and `freezing.freeze`.
 """
 
-from maskrcnn_plugin.training import checkpoints, evaluator, losses, optimization, runtime  # noqa: F401
+from maskrcnn_plugin.training import (checkpoints, evaluator, freezing, losses,  # noqa: F401
+                                      optimization, runtime)
 from maskrcnn_plugin.training.experiment import MODES, Inputs, Result, Schedule, run  # noqa: F401
 from maskrcnn_plugin.training.trainer import NonFiniteLossError  # noqa: F401

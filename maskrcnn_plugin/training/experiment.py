@@ -10,7 +10,8 @@
 Modes: 'train', 'eval' (the newest checkpoint once), 'train_and_eval',
 'continuous_eval' (each new checkpoint until the last step's one is scored).
 A run resumes from the newest checkpoint in model_dir; without one it warm
-starts (`checkpoints.warm_start`) and starts at step 0.
+starts (`checkpoints.warm_start`) and starts at step 0. Training freezes the
+backbone parts chosen with `freezing.freeze`.
 """
 
 import contextlib
@@ -27,7 +28,7 @@ import tensorflow as tf
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
-from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, progress
+from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, freezing, progress
 from maskrcnn_plugin.training import runtime as runtime_lib
 from maskrcnn_plugin.training.losses import MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import build_optimizer
@@ -225,7 +226,13 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   elif training:
     warm = checkpoints.warm_start(model)
     if warm:
-      printer(f"Warm start from {warm}.")
+      printer(warm.summary())
+      if chief:
+        printer(f"  Every variable read or skipped: {warm.write(model_dir)}")
+  if training:
+    frozen = freezing.freeze(model).summary()
+    if frozen:
+      printer(frozen)
 
   trainer = None
   if training:
