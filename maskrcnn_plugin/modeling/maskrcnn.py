@@ -35,7 +35,8 @@ from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import ContractError, GinConfigError, UserError
 from maskrcnn_plugin.gin_config import explain_gin_error
 from maskrcnn_plugin.keras_setup import model_garden_keras
-from maskrcnn_plugin.modeling import backbones, contract, decoders, heads, roi_layers
+from maskrcnn_plugin.modeling import (backbones, contract, decoders, detected_masks, heads,
+                                     roi_layers)
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
 from registry import Registry
 
@@ -66,7 +67,8 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    l2_weight_decay: float = 0.0,
                    cascade_iou_thresholds: Sequence[float] = (),
                    cascade_class_ensemble: bool = False,
-                   outer_boxes_scale: float = 1.0):
+                   outer_boxes_scale: float = 1.0,
+                   skip_padded_masks: bool = True):
   """Builds Model Garden's MaskRCNNModel from named parts; the model is built.
 
   Defaults are those of Model Garden's `MaskRCNN` config (ResNet-50, FPN,
@@ -111,9 +113,15 @@ def build_maskrcnn(num_classes: Optional[int] = None,
       (e.g. [0.6, 0.7]); needs class_agnostic_bbox_pred in the box head.
     cascade_class_ensemble: Average class scores over the cascade stages.
     outer_boxes_scale: Scale (>= 1) of the boxes the mask head sees.
+    skip_padded_masks: At inference, run the mask head only on the kept
+      detections (the first max-over-the-batch `num_detections` boxes) and
+      give zero masks to the padded slots (`detected_masks.py`); False runs
+      it on all `max_num_detections` boxes, as Model Garden does. Boxes,
+      classes, scores and the masks of kept detections are the same.
 
   Returns:
-    A built `official.vision.modeling.maskrcnn_model.MaskRCNNModel`.
+    A built `official.vision.modeling.maskrcnn_model.MaskRCNNModel` (its
+    subclass `DetectedMasksMaskRCNNModel` if skip_padded_masks).
 
   Raises:
     GinConfigError: a missing or wrong value, naming its gin binding.
@@ -124,7 +132,7 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    activation=activation, use_sync_bn=use_sync_bn, norm_momentum=norm_momentum,
                    norm_epsilon=norm_epsilon, l2_weight_decay=l2_weight_decay,
                    include_mask=include_mask, cascade_iou_thresholds=cascade_iou_thresholds,
-                   outer_boxes_scale=outer_boxes_scale)
+                   outer_boxes_scale=outer_boxes_scale, skip_padded_masks=skip_padded_masks)
   keras = model_garden_keras()
   height, width = (int(side) for side in image_size)
   levels = {"min_level": anchors.min_level, "max_level": anchors.max_level}
@@ -201,7 +209,9 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                                     context={"mask_target_size": mask_target_size}),
     }
 
-  model = maskrcnn_model.MaskRCNNModel(
+  model_class = (detected_masks.DetectedMasksMaskRCNNModel if skip_padded_masks
+                 else maskrcnn_model.MaskRCNNModel)
+  model = model_class(
       backbone=backbone_model,
       decoder=decoder_model,
       rpn_head=rpn_head_layer,
@@ -374,6 +384,7 @@ def _check_arguments(**values) -> None:
       "activation": (lambda v: isinstance(v, str), "an activation name such as 'relu'"),
       "use_sync_bn": (lambda v: isinstance(v, bool), "True or False"),
       "include_mask": (lambda v: isinstance(v, bool), "True or False"),
+      "skip_padded_masks": (lambda v: isinstance(v, bool), "True or False"),
       "norm_momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
       "norm_epsilon": (lambda v: is_number(v) and v > 0, "a positive number"),
       "l2_weight_decay": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
