@@ -189,8 +189,7 @@ def _checkpoint_keys(**root) -> Dict[int, str]:
   """{id(variable): checkpoint key} for a `tf.train.Checkpoint(**root)`."""
   checkpoint = tf.train.Checkpoint(**root)
   view = graph_view.ObjectGraphView(checkpoint)
-  names = checkpoint_util.objects_ids_and_slot_variables_and_paths(
-      view, skip_slot_variables=True)[-1]
+  names = checkpoint_util.objects_ids_and_slot_variables_and_paths(view)[-1]
   return {id(obj): name + _VARIABLE_SUFFIX for obj, name in names.items()
           if isinstance(obj, tf.Variable)}
 
