@@ -189,8 +189,7 @@ def _checkpoint_keys(**root) -> Dict[int, str]:
   """{id(variable): checkpoint key} for a `tf.train.Checkpoint(**root)`."""
   checkpoint = tf.train.Checkpoint(**root)
   view = graph_view.ObjectGraphView(checkpoint)
-  names = checkpoint_util.objects_ids_and_slot_variables_and_paths(
-      view, skip_slot_variables=True)[-1]
+  names = checkpoint_util.objects_ids_and_slot_variables_and_paths(view)[-1]
   return {id(obj): name + _VARIABLE_SUFFIX for obj, name in names.items()
           if isinstance(obj, tf.Variable)}
 
@@ -224,13 +223,14 @@ def _mismatch_message(path: str, modules: Sequence[str], missing: List[str],
     parts.append(f"{len(missing)} model variables are not in the checkpoint: " +
                  ", ".join(missing[:_SHOWN]) + (" ..." if len(missing) > _SHOWN else ""))
   return (f"Warm start from '{path}' ({', '.join(modules)}) does not fit the model: "
-          f"{'. '.join(parts)}. Only the class-specific layers ({', '.join(CLASS_SPECIFIC_LAYERS)}) "
-          "may differ: use the backbone, decoder and head settings of the run that wrote the "
-          "checkpoint, or warm start fewer parts (checkpoints.warm_start.modules).")
+          f"{'. '.join(parts)}. Only the class-specific layers "
+          f"({', '.join(CLASS_SPECIFIC_LAYERS)}) may differ: use the backbone, decoder and head "
+          "settings of the run that wrote the checkpoint, or warm start fewer parts "
+          "(checkpoints.warm_start.modules).")
 
 
 def _short(key: str) -> str:
-  """'model/_config_dict/detection_head/_classifier/kernel' -> 'detection_head/_classifier/kernel'."""
+  """A key from its module on: 'model/_config_dict/detection_head/x' -> 'detection_head/x'."""
   for module in WARM_START_MODULES:
     marker = f"{module}/"
     if marker in key:

@@ -36,8 +36,11 @@ class FreezeReport:
   what: str = ""
 
   def summary(self) -> Optional[str]:
+    """One line for the training log, or None when nothing is frozen."""
     if not self.what:
       return None
+    if not self.layers:
+      return f"Frozen: {self.batch_norms} backbone batch norms (inference mode, fixed gamma/beta)."
     return (f"Frozen: {self.what} ({self.layers} layers, {self.variables} variables); "
             f"{self.batch_norms} batch norms in inference mode.")
 

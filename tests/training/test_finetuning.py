@@ -80,11 +80,12 @@ def test_other_class_count_reinitialises_exactly_the_class_specific_layers(sourc
 
 
 def test_shape_mismatch_outside_the_class_layers_names_the_variables(source):
-  model = build(mask_head={"num_convs": 1, "num_filters": 16})
+  model = build(mask_head={"num_convs": 2, "num_filters": 16})
   with pytest.raises(UserError) as error:
     checkpoints.warm_start(model, source[0], modules=["mask_head"])
   message = str(error.value)
   assert "mask_head/_convs/0/kernel (checkpoint [3, 3, 32, 32], model [3, 3, 32, 16])" in message
+  assert "are not in the checkpoint: model/mask_head/_convs/1/kernel" in message
   assert "warm start fewer parts" in message
   with pytest.raises(UserError, match="choose from"):
     checkpoints.warm_start(model, source[0], modules=["heads"])
