@@ -7,7 +7,7 @@
 Reads the scalars the evaluator writes to RUN/eval/events.out.tfevents.*,
 prints a table of every metric per step and run, the first evaluated step at
 which each run reaches `--reach` of the first metric, and draws one panel per
-metric. Needs matplotlib (`pip install matplotlib`) for the PNG only.
+metric. Needs matplotlib (`pip install -e ".[plot]"`) for the PNG only.
 """
 
 import argparse
