@@ -25,6 +25,7 @@ import gin
 import orbit
 import tensorflow as tf
 
+from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, progress
@@ -278,9 +279,30 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> No
                     "(model_dir/config.gin) or a new --model_dir.") from error
 
 
+def _out_of_data(step: int) -> UserError:
+  """The training input (repeated forever) ended: it holds no usable batch."""
+  skipped = validation.skipped_record_counts()
+  counts = (f" Bad records skipped: {', '.join(f'{n} {k}' for k, n in sorted(skipped.items()))}."
+            if skipped else "")
+  return UserError(
+      f"The training input ran out of data at step {step} although it repeats: its files hold fewer usable records than one batch.{counts} Check them with "
+      "`maskrcnn data check 'PATTERN'`, or lower the batch size.")
+
+
 def _drive(controller: orbit.Controller, mode: str, schedule: Schedule, model_dir: str,
            checkpoint: tf.train.Checkpoint, global_step: tf.Variable) -> Dict[str, float]:
   """Runs `mode` on `controller`; returns the last evaluation's metrics."""
+  try:
+    return _drive_mode(controller, mode, schedule, model_dir, checkpoint, global_step)
+  except tf.errors.OutOfRangeError as error:  # The training input repeats: it has no batch.
+    if mode not in ("train", "train_and_eval"):
+      raise
+    raise _out_of_data(int(global_step.numpy())) from error
+
+
+def _drive_mode(controller: orbit.Controller, mode: str, schedule: Schedule, model_dir: str,
+                checkpoint: tf.train.Checkpoint, global_step: tf.Variable) -> Dict[str, float]:
+  """`_drive` without the conversion of errors."""
   metrics: Dict[str, float] = {}
   if mode == "train":
     controller.train(steps=schedule.train_steps)
