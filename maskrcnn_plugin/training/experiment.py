@@ -29,7 +29,7 @@ from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, progress
-from maskrcnn_plugin.training import runtime as runtime_lib
+from maskrcnn_plugin.training import resume, runtime as runtime_lib
 from maskrcnn_plugin.training.losses import MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import build_optimizer
 from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
@@ -219,6 +219,8 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
         optimizer = model_garden_keras().mixed_precision.LossScaleOptimizer(optimizer)
       items["optimizer"] = optimizer
   checkpoint = tf.train.Checkpoint(**items)
+  if latest and training:  # Skips damaged newest checkpoints, with a warning.
+    latest = resume.newest_readable(model_dir, printer, repoint=chief)
   if latest and mode != "continuous_eval":
     _restore(checkpoint, latest, partial=not training)
     printer(f"{'Resuming from' if training else 'Evaluating'} {latest} "
@@ -273,10 +275,16 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> No
     if partial:
       status.expect_partial()
     status.assert_existing_objects_matched()
-  except (AssertionError, ValueError) as error:
-    raise UserError(f"Checkpoint {path} does not match the model built from this gin config "
-                    f"({str(error).splitlines()[0][:300]}). Use the config it was trained with "
-                    "(model_dir/config.gin) or a new --model_dir.") from error
+  except (AssertionError, ValueError, tf.errors.OpError) as error:
+    reason = resume.unreadable(path)
+    if reason:
+      raise UserError(f"Checkpoint {path} cannot be read ({reason}). Pass another one, or "
+                      "train again.") from error
+    reason = (resume.mismatch(checkpoint, path) or
+              (str(error).strip().splitlines() or [type(error).__name__])[0][:300])
+    raise UserError(f"Checkpoint {path} does not match the model built from this gin config: "
+                    f"{reason}. Use the config it was trained with (model_dir/config.gin) or a "
+                    "new --model_dir.") from error
 
 
 def _out_of_data(step: int) -> UserError:
