@@ -139,7 +139,8 @@ def _read(model, checkpoint: str) -> Optional[str]:
   root = tf.train.Checkpoint(model=model)
   try:
     root.read(checkpoint).expect_partial().assert_existing_objects_matched()
-  except (AssertionError, ValueError, tf.errors.OpError) as error:
+  # IndexError: TensorFlow's checkpoint reader on a data file cut short.
+  except (AssertionError, ValueError, tf.errors.OpError, IndexError) as error:
     reason = resume.unreadable(checkpoint)
     if reason:
       return f"its files cannot be read: {reason}"

@@ -200,12 +200,15 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
     raise UserError(f"--mode=eval needs a checkpoint in {model_dir}, and there is none. "
                     "Train first, or point --model_dir at a training run.")
   inputs = inputs or plugin_inputs()
-  tf.io.gfile.makedirs(model_dir)
   chief = _is_chief(strategy)
-  if chief:
-    note = checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
-    if note:
-      printer(note)
+  try:
+    tf.io.gfile.makedirs(model_dir)
+    note = chief and checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
+  except (tf.errors.OpError, OSError) as error:
+    raise UserError(f"--model_dir {model_dir} cannot be written ({_reason(error)}). Choose a "
+                    "folder you can write to, or fix its permissions.") from error
+  if note:
+    printer(note)
   training = mode in ("train", "train_and_eval")
 
   with strategy.scope():
@@ -249,7 +252,7 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   # Non-chief workers of a multi-worker run must take part in saving (variables
   # may sync on read) but must not overwrite the chief's files.
   checkpoint_dir = model_dir if chief else tempfile.mkdtemp(prefix="maskrcnn_worker_")
-  manager = tf.train.CheckpointManager(
+  manager = _CheckpointManager(
       checkpoint, directory=checkpoint_dir,
       max_to_keep=schedule.max_to_keep if chief else 1, step_counter=global_step,
       checkpoint_interval=schedule.checkpoint_interval)
@@ -275,7 +278,8 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> No
     if partial:
       status.expect_partial()
     status.assert_existing_objects_matched()
-  except (AssertionError, ValueError, tf.errors.OpError) as error:
+  # IndexError: TensorFlow's checkpoint reader on a data file cut short.
+  except (AssertionError, ValueError, tf.errors.OpError, IndexError) as error:
     reason = resume.unreadable(path)
     if reason:
       raise UserError(f"Checkpoint {path} cannot be read ({reason}). Pass another one, or "
@@ -285,6 +289,29 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> No
     raise UserError(f"Checkpoint {path} does not match the model built from this gin config: "
                     f"{reason}. Use the config it was trained with (model_dir/config.gin) or a "
                     "new --model_dir.") from error
+
+
+def _reason(error: BaseException) -> str:
+  text = getattr(error, "message", None) or str(error) or type(error).__name__
+  return f"{type(error).__name__}: {text.strip().splitlines()[0][:200]}"
+
+
+class _CheckpointManager(tf.train.CheckpointManager):
+  """A CheckpointManager whose failed save (disk full, folder gone) is one clear message.
+
+  TensorFlow writes a checkpoint under temporary names and points
+  model_dir/checkpoint at it only once it is complete, so after a failed save
+  the newest checkpoint listed is still whole.
+  """
+
+  def save(self, *args, **kwargs):
+    try:
+      return super().save(*args, **kwargs)
+    except (tf.errors.OpError, OSError) as error:
+      raise UserError(
+          f"Writing a checkpoint to {self.directory} failed ({_reason(error)}). The newest "
+          f"complete checkpoint is {self.latest_checkpoint or 'none'}: free disk space or fix "
+          "the folder, then run the same command to resume from it.") from error
 
 
 def _out_of_data(step: int) -> UserError:

@@ -8,6 +8,7 @@ short) are another matter: `newest_readable` skips them with a warning.
 architecture or class count) instead of TensorFlow's first failing restore op.
 """
 
+import os
 from typing import Callable, Dict, Optional
 
 import tensorflow as tf
@@ -62,9 +63,10 @@ def newest_readable(model_dir: str, printer: Callable[[str], None],
       continue
     if failures:
       if repoint:
-        tf.train.update_checkpoint_state(
-            model_dir, path, all_model_checkpoint_paths=[
-                p for p in listed if _number(p) <= _number(path)])
+        # Relative names, as the CheckpointManager writes them.
+        tf.compat.v1.train.update_checkpoint_state(
+            model_dir, os.path.basename(path), all_model_checkpoint_paths=[
+                os.path.basename(p) for p in listed if _number(p) <= _number(path)])
       printer(f"Warning: the newest checkpoint{'s' if len(failures) > 1 else ''} in "
               f"{model_dir} cannot be read ({'; '.join(failures)}); resuming from {path}.")
     return path
