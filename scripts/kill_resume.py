@@ -153,9 +153,11 @@ def run_with_kills(train_args: Sequence[str], model_dir: str, train_steps: int, 
       saves = [n for n in range(start + 1, train_steps + 1)
                if n % checkpoint_every == 0 or n == train_steps]
       options["die_in_write"] = rng.choice(saves[:2])
-    elif kind == "random":  # after a step, during its checkpoint write or the next step
-      options["kill_after_step"] = rng.randint(start + 1, train_steps - 1)
-      options["delay"] = rng.uniform(0.0, 0.5)
+    elif kind == "random":  # after a step: during its checkpoint write or a later step
+      # Steps after the first of an attempt take a fraction of a second on the
+      # test config: a few are left so that the kill comes before the end.
+      options["kill_after_step"] = rng.randint(start + 1, max(start + 1, train_steps - 3))
+      options["delay"] = rng.uniform(0.0, 0.2)
     result = attempt(train_args, **options)
     latest = latest_loads(model_dir)
     step = int(re.search(r"ckpt-(\d+)$", latest).group(1)) if latest else 0

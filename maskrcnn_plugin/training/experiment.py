@@ -320,7 +320,8 @@ def _out_of_data(step: int) -> UserError:
   counts = (f" Bad records skipped: {', '.join(f'{n} {k}' for k, n in sorted(skipped.items()))}."
             if skipped else "")
   return UserError(
-      f"The training input ran out of data at step {step} although it repeats: its files hold fewer usable records than one batch.{counts} Check them with "
+      f"The training input ran out of data at step {step} although it repeats: its files "
+      f"hold fewer usable records than one batch.{counts} Check them with "
       "`maskrcnn data check 'PATTERN'`, or lower the batch size.")
 
 

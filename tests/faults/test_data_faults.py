@@ -137,8 +137,9 @@ def test_training_input_that_runs_dry_is_one_message():
   validation.reset_skipped_record_counts()
   validation.count_skipped("zero-area box", "Bad record f #0: a box has zero area")
   with pytest.raises(UserError) as error:
-    experiment._drive(DryController(), "train", experiment.Schedule(train_steps=5),  # pylint: disable=protected-access
-                      "", None, tf.Variable(3, dtype=tf.int64))
+    experiment._drive(  # pylint: disable=protected-access
+        DryController(), "train", experiment.Schedule(train_steps=5), "", None,
+        tf.Variable(3, dtype=tf.int64))
   message = str(error.value)
   assert message.startswith("The training input ran out of data at step 3 although it repeats")
   assert "Bad records skipped: 1 zero-area box." in message

@@ -1,7 +1,7 @@
 """Kill-and-resume: SIGKILL inside a checkpoint write and at a random moment, then resume.
 
 Three `maskrcnn train` processes on the tiny config (ResNet-10, 64 px, batch
-2, 6 steps, a checkpoint after every step) run the same command: the first
+2, 8 steps, a checkpoint after every step) run the same command: the first
 kills itself while TensorFlow writes a checkpoint (shards written, not yet
 merged), the second is killed from outside after a random step, the third
 finishes. scripts/kill_resume.py does the same for longer runs and more kills.
@@ -26,7 +26,7 @@ from maskrcnn_plugin.training import experiment, resume
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_GIN = str(Path(__file__).with_name("tiny.gin"))
-TRAIN_STEPS = 6
+TRAIN_STEPS = 8
 
 
 def _load_script():
@@ -92,7 +92,8 @@ def test_resume_skips_an_unreadable_newest_checkpoint_with_a_warning(run_copy):
   previous = str(run_copy / f"ckpt-{TRAIN_STEPS - 1}")
   assert found == previous
   assert len(lines) == 1 and lines[0].startswith(
-      f"Warning: the newest checkpoint in {run_copy} cannot be read ({run_copy}/ckpt-6: ")
+      f"Warning: the newest checkpoint in {run_copy} cannot be read "
+      f"({run_copy}/ckpt-{TRAIN_STEPS}: ")
   assert lines[0].endswith(f"resuming from {previous}.")
   # The state now names it, so the CheckpointManager and Orbit restore it too.
   assert tf.train.latest_checkpoint(str(run_copy)) == previous
@@ -112,7 +113,7 @@ def test_eval_of_an_unreadable_checkpoint_names_it(cli, run_copy, shapes_dir):
   status, err = cli("train", f"--gin_file={TINY_GIN}", f"--gin_param=SHAPES_DIR = '{shapes_dir}'",
                     f"--model_dir={run_copy}", "--mode=eval")
   assert status == 2 and "Traceback" not in err, err
-  assert f"Checkpoint {run_copy}/ckpt-6 cannot be read (" in err
+  assert f"Checkpoint {run_copy}/ckpt-{TRAIN_STEPS} cannot be read (" in err
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
@@ -122,8 +123,8 @@ def test_resume_or_eval_with_another_architecture_names_the_variables(cli, run_c
                     "--gin_param=decoders.fpn.num_filters = 16", f"--model_dir={run_copy}",
                     f"--mode={mode}")
   assert status == 2 and "Traceback" not in err, err
-  assert (f"Checkpoint {run_copy}/ckpt-6 does not match the model built from this gin config: "
-          in err)
+  assert (f"Checkpoint {run_copy}/ckpt-{TRAIN_STEPS} does not match the model built from this "
+          "gin config: " in err)
   assert " variables differ in shape (" in err
   assert "model/decoder/layer_with_weights-0/bias: checkpoint [32], model [16]" in err
 
