@@ -4,7 +4,11 @@ Shipped configs are found by short name (`maskrcnn_r50_fpn_coco`) from any
 current directory and from an installed wheel; `include` lines resolve
 against the shipped folder, the including file's folder and the current
 folder. Gin's own errors name the file and line but never suggest a fix:
-`parse_gin` re-raises them as one GinConfigError with close matches.
+`parse_gin` re-raises them as one GinConfigError with close matches, names
+where an undefined macro is used, and refuses circular includes (on which gin
+recurses until Python's stack overflows). `explain_call_error` does the same
+for an error raised inside a configurable's call, naming where its
+parameters are bound.
 """
 
 import importlib.util  # noqa: F401  gin 0.5.0 uses importlib.util without importing it.
@@ -20,6 +24,7 @@ from typing import Iterable, List, Optional, Sequence
 
 import gin
 import gin.config
+import gin.config_parser
 import gin.resource_reader
 
 from maskrcnn_plugin import registries
@@ -229,9 +234,6 @@ def explain_gin_error(error: BaseException) -> GinConfigError:
   match = _NO_MACRO.search(message)
   if match:
     return _undefined_macro(match.group(1))
-  if isinstance(error, RecursionError):
-    return GinConfigError(f"Gin config recursion ({error}): a macro or reference refers to "
-                          f"itself, e.g. `X = %X`.{_rest_after_first(message)[:2000]}")
   if isinstance(error, SyntaxError):
     where = f"{error.filename}, line {error.lineno}" if error.filename else "a binding"
     text = f"\n    {error.text.rstrip()}" if error.text else ""
@@ -276,8 +278,8 @@ def _suggest_parameter(selector: str, parameter: str) -> str:
 
 def _undefined_macro(name: str) -> GinConfigError:
   """A `%NAME` that no file or binding defines: where it is used, and close names."""
-  defined = sorted({key[0].split("/")[-1] for key in gin.config._CONFIG  # pylint: disable=protected-access
-                    if key[1] == "gin.macro"})
+  config = gin.config._CONFIG  # pylint: disable=protected-access
+  defined = sorted({key[0].split("/")[-1] for key in config if key[1] == "gin.macro"})
   used = _locations(re.compile(rf"%{re.escape(name)}\b"))
   where = f" It is used at {'; '.join(used)}." if used else ""
   return GinConfigError(

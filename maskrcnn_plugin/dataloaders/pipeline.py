@@ -49,13 +49,15 @@ def _tfrecord_source(files: Sequence[str], policy: str, verify_files: bool,
   """A per-file reader yielding (record, file, index).
 
   Truncated local files raise (policy 'error'), or yield only their complete
-  records and count the rest as one skipped record (policy 'skip').
+  records and count the rest as one skipped record (policy 'skip'). Local
+  files without a single complete record raise: the dataset is empty.
   """
   limits = {}
   if verify_files:
     # Remote files (gs://...) would cost one request per record: not scanned.
-    for path in (f for f in files if "://" not in f):
-      count, truncated_at = files_lib.scan_tfrecord(path)
+    local = [f for f in files if "://" not in f]
+    counts = [files_lib.scan_tfrecord(path) for path in local]
+    for path, (count, truncated_at) in zip(local, counts):
       if truncated_at is None:
         continue
       message = (f"Bad record {path} #{count}: the TFRecord file is truncated (the record "
@@ -66,6 +68,11 @@ def _tfrecord_source(files: Sequence[str], policy: str, verify_files: bool,
                         "records and count the rest as skipped.")
       validation.count_skipped("truncated file", message)
       limits[path] = count
+    if len(local) == len(files) and not any(count for count, _ in counts):
+      shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+      raise UserError(f"data.input_pipeline.file_pattern: the dataset is empty, the files it "
+                      f"matches hold no complete record ({shown}). Point it at the right "
+                      "files, or re-create them.")
   table = tf.lookup.StaticHashTable(
       tf.lookup.KeyValueTensorInitializer(
           tf.constant(list(limits) or [""]), tf.constant(list(limits.values()) or [-1], tf.int64)),

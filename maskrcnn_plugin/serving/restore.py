@@ -134,11 +134,18 @@ def _read_model_weights(model, checkpoint: str) -> Optional[str]:
 
 
 def _read(model, checkpoint: str) -> Optional[str]:
+  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.training import resume
+  root = tf.train.Checkpoint(model=model)
   try:
-    tf.train.Checkpoint(model=model).read(checkpoint).expect_partial() \
-        .assert_existing_objects_matched()
-  except (AssertionError, ValueError, tf.errors.OpError) as error:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    root.read(checkpoint).expect_partial().assert_existing_objects_matched()
+  # IndexError: TensorFlow's checkpoint reader on a data file cut short.
+  except (AssertionError, ValueError, tf.errors.OpError, IndexError) as error:
+    reason = resume.unreadable(checkpoint)
+    if reason:
+      return f"its files cannot be read: {reason}"
+    return resume.mismatch(root, checkpoint) or (
+        str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
   return None
 
 

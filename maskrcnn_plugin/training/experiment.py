@@ -26,10 +26,11 @@ import gin
 import orbit
 import tensorflow as tf
 
+from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, freezing, progress
-from maskrcnn_plugin.training import runtime as runtime_lib
+from maskrcnn_plugin.training import resume, runtime as runtime_lib
 from maskrcnn_plugin.training.losses import MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import build_optimizer
 from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
@@ -200,12 +201,15 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
     raise UserError(f"--mode=eval needs a checkpoint in {model_dir}, and there is none. "
                     "Train first, or point --model_dir at a training run.")
   inputs = inputs or plugin_inputs()
-  tf.io.gfile.makedirs(model_dir)
   chief = _is_chief(strategy)
-  if chief:
-    note = checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
-    if note:
-      printer(note)
+  try:
+    tf.io.gfile.makedirs(model_dir)
+    note = chief and checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
+  except (tf.errors.OpError, OSError) as error:
+    raise UserError(f"--model_dir {model_dir} cannot be written ({_reason(error)}). Choose a "
+                    "folder you can write to, or fix its permissions.") from error
+  if note:
+    printer(note)
   training = mode in ("train", "train_and_eval")
 
   with strategy.scope():
@@ -219,6 +223,8 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
         optimizer = model_garden_keras().mixed_precision.LossScaleOptimizer(optimizer)
       items["optimizer"] = optimizer
   checkpoint = tf.train.Checkpoint(**items)
+  if latest and training:  # Skips damaged newest checkpoints, with a warning.
+    latest = resume.newest_readable(model_dir, printer, repoint=chief)
   if latest and mode != "continuous_eval":
     _restore(checkpoint, latest, partial=not training)
     printer(f"{'Resuming from' if training else 'Evaluating'} {latest} "
@@ -253,7 +259,7 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   # Non-chief workers of a multi-worker run must take part in saving (variables
   # may sync on read) but must not overwrite the chief's files.
   checkpoint_dir = model_dir if chief else tempfile.mkdtemp(prefix="maskrcnn_worker_")
-  manager = tf.train.CheckpointManager(
+  manager = _CheckpointManager(
       checkpoint, directory=checkpoint_dir,
       max_to_keep=schedule.max_to_keep if chief else 1, step_counter=global_step,
       checkpoint_interval=schedule.checkpoint_interval)
@@ -279,15 +285,67 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> No
     if partial:
       status.expect_partial()
     status.assert_existing_objects_matched()
-  except (AssertionError, ValueError) as error:
-    raise UserError(f"Checkpoint {path} does not match the model built from this gin config "
-                    f"({str(error).splitlines()[0][:300]}). Use the config it was trained with "
-                    "(model_dir/config.gin) or a new --model_dir.") from error
+  # IndexError: TensorFlow's checkpoint reader on a data file cut short.
+  except (AssertionError, ValueError, tf.errors.OpError, IndexError) as error:
+    reason = resume.unreadable(path)
+    if reason:
+      raise UserError(f"Checkpoint {path} cannot be read ({reason}). Pass another one, or "
+                      "train again.") from error
+    reason = (resume.mismatch(checkpoint, path) or
+              (str(error).strip().splitlines() or [type(error).__name__])[0][:300])
+    raise UserError(f"Checkpoint {path} does not match the model built from this gin config: "
+                    f"{reason}. Use the config it was trained with (model_dir/config.gin) or a "
+                    "new --model_dir.") from error
+
+
+def _reason(error: BaseException) -> str:
+  text = getattr(error, "message", None) or str(error) or type(error).__name__
+  return f"{type(error).__name__}: {text.strip().splitlines()[0][:200]}"
+
+
+class _CheckpointManager(tf.train.CheckpointManager):
+  """A CheckpointManager whose failed save (disk full, folder gone) is one clear message.
+
+  TensorFlow writes a checkpoint under temporary names and points
+  model_dir/checkpoint at it only once it is complete, so after a failed save
+  the newest checkpoint listed is still whole.
+  """
+
+  def save(self, *args, **kwargs):
+    try:
+      return super().save(*args, **kwargs)
+    except (tf.errors.OpError, OSError) as error:
+      raise UserError(
+          f"Writing a checkpoint to {self.directory} failed ({_reason(error)}). The newest "
+          f"complete checkpoint is {self.latest_checkpoint or 'none'}: free disk space or fix "
+          "the folder, then run the same command to resume from it.") from error
+
+
+def _out_of_data(step: int) -> UserError:
+  """The training input (repeated forever) ended: it holds no usable batch."""
+  skipped = validation.skipped_record_counts()
+  counts = (f" Bad records skipped: {', '.join(f'{n} {k}' for k, n in sorted(skipped.items()))}."
+            if skipped else "")
+  return UserError(
+      f"The training input ran out of data at step {step} although it repeats: its files "
+      f"hold fewer usable records than one batch.{counts} Check them with "
+      "`maskrcnn data check 'PATTERN'`, or lower the batch size.")
 
 
 def _drive(controller: orbit.Controller, mode: str, schedule: Schedule, model_dir: str,
            checkpoint: tf.train.Checkpoint, global_step: tf.Variable) -> Dict[str, float]:
   """Runs `mode` on `controller`; returns the last evaluation's metrics."""
+  try:
+    return _drive_mode(controller, mode, schedule, model_dir, checkpoint, global_step)
+  except tf.errors.OutOfRangeError as error:  # The training input repeats: it has no batch.
+    if mode not in ("train", "train_and_eval"):
+      raise
+    raise _out_of_data(int(global_step.numpy())) from error
+
+
+def _drive_mode(controller: orbit.Controller, mode: str, schedule: Schedule, model_dir: str,
+                checkpoint: tf.train.Checkpoint, global_step: tf.Variable) -> Dict[str, float]:
+  """`_drive` without the conversion of errors."""
   metrics: Dict[str, float] = {}
   if mode == "train":
     controller.train(steps=schedule.train_steps)

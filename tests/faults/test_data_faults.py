@@ -1,0 +1,145 @@
+"""Data faults: corrupt image data, empty datasets, runs out of data, wrong NUM_CLASSES.
+
+The record checks before decoding (truncated or empty image bytes, masks that
+do not match the boxes, zero-area boxes, class ids out of range, truncated
+TFRecord files) are tested in tests/data/test_bad_records.py; a pattern that
+matches nothing in tests/data/test_cli_data.py. These tests add what fails
+later: image bytes with valid headers but corrupt data inside, and the same
+faults met by `maskrcnn train` through the real CLI (the training loop itself
+is replaced by one pass over the configured training input, to keep them fast).
+"""
+
+import gin
+import pytest
+import tensorflow as tf
+
+from maskrcnn_plugin import training
+from maskrcnn_plugin.dataloaders import input_pipeline, validation
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.training import experiment
+
+
+def _examples(shapes_dir):
+  path = str(next(shapes_dir.glob("train-*")))
+  return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
+
+
+def _corrupt_inside(example, key):
+  """A copy whose first `key` bytes are scrambled in the middle; headers and end intact."""
+  bad = tf.train.Example()
+  bad.CopyFrom(example)
+  values = bad.features.feature[key].bytes_list.value
+  data = values[0]
+  middle = len(data) // 2
+  values[0] = data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 64]) + \
+      data[middle + 64:]
+  return bad
+
+
+def _write(path, examples):
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for example in examples:
+      writer.write(example.SerializeToString())
+  return str(path)
+
+
+def _eval_batches(pattern, **kwargs):
+  gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
+  return list(input_pipeline(file_pattern=pattern, is_training=False, global_batch_size=1,
+                             num_classes=4, deterministic=True, **kwargs))
+
+
+@pytest.fixture
+def corrupt_file(shapes_dir, tmp_path):
+  """Four records; #2 has an image that passes the header checks but cannot be decoded."""
+  good = _examples(shapes_dir)
+  bad = _corrupt_inside(good[1], "image/encoded")
+  assert validation.record_problem(  # the cheap checks do not see it
+      validation.summarize_tf_example(tf.constant(bad.SerializeToString())), 4).numpy() == b""
+  return _write(tmp_path / "corrupt.tfrecord", [good[0], good[2], bad, good[3]])
+
+
+def test_corrupt_image_data_is_a_bad_record_naming_file_and_index(corrupt_file):
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    _eval_batches(corrupt_file)
+  message = str(validation.bad_record_error(error.value))
+  assert message.startswith(f"Bad record {corrupt_file} #2: the record could not be decoded")
+  assert "bad_records to the string skip" in message
+
+
+def test_corrupt_image_data_is_skipped_and_counted(corrupt_file, caplog):
+  validation.reset_skipped_record_counts()
+  assert len(_eval_batches(corrupt_file, bad_records="skip")) == 3
+  assert validation.skipped_record_counts() == {"undecodable record": 1}
+  assert f"Skipping Bad record {corrupt_file} #2: the record could not be decoded" in caplog.text
+
+
+def test_corrupt_mask_data_is_a_bad_record(shapes_dir, tmp_path):
+  good = _examples(shapes_dir)
+  path = _write(tmp_path / "mask.tfrecord",
+                [good[0], _corrupt_inside(good[1], "image/object/mask")])
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    _eval_batches(path)
+  assert f"Bad record {path} #1: the record could not be decoded" in str(error.value)
+
+
+@pytest.fixture
+def train_input_only(monkeypatch):
+  """`maskrcnn train` reads one batch of its configured training input instead of training."""
+
+  def first_batch(model_dir, mode, verbose=False):
+    del model_dir, mode, verbose
+    next(iter(experiment.plugin_inputs().train_dataset_fn(None)))
+    return experiment.Result(step=0, metrics={}, model_dir="", checkpoint=None)
+
+  monkeypatch.setattr(training, "run", first_batch)
+
+
+def _train(cli, tmp_path, *bindings):
+  return cli("train", "--gin_file=maskrcnn_shapes_r18_cpu", "--gin_param=IMAGE_SIZE = [64, 64]",
+             "--gin_param=TRAIN_BATCH_SIZE = 2", *[f"--gin_param={b}" for b in bindings],
+             f"--model_dir={tmp_path / 'run'}", "--mode=train")
+
+
+def test_train_cli_names_the_corrupt_record(cli, corrupt_file, tmp_path, train_input_only):
+  status, err = _train(cli, tmp_path, f"SHAPES_DIR = '{tmp_path}'",
+                       "TRAIN_FILE_PATTERN = 'corrupt.tfrecord'", "EVAL_FILE_PATTERN = '*'")
+  assert status == 2 and "Traceback" not in err, err
+  assert f"error: Bad record {corrupt_file} #2: the record could not be decoded" in err
+  assert err.count("\n") == 1
+
+
+def test_num_classes_that_do_not_match_the_data(cli, shapes_dir, tmp_path, train_input_only):
+  status, err = _train(cli, tmp_path, f"SHAPES_DIR = '{shapes_dir}'", "NUM_CLASSES = 3",
+                       "data.input_pipeline.deterministic = True")
+  assert status == 2 and "Traceback" not in err, err
+  assert f"Bad record {shapes_dir}/train-" in err
+  assert "are outside the label range [1, 2] (NUM_CLASSES = 3 includes background 0)" in err
+
+
+def test_empty_dataset_is_named(cli, shapes_dir, tmp_path, train_input_only):
+  (tmp_path / "train-empty.tfrecord").write_bytes(b"")
+  (tmp_path / "val-0.tfrecord").write_bytes(next(shapes_dir.glob("val-*")).read_bytes())
+  status, err = _train(cli, tmp_path, f"SHAPES_DIR = '{tmp_path}'",
+                       "TRAIN_FILE_PATTERN = 'train-*.tfrecord'")
+  assert status == 2 and "Traceback" not in err, err
+  assert ("data.input_pipeline.file_pattern: the dataset is empty, the files it matches hold "
+          f"no complete record ({tmp_path / 'train-empty.tfrecord'})") in err
+
+
+def test_training_input_that_runs_dry_is_one_message():
+  """Every record skipped, or fewer records than a batch: the repeated input ends."""
+
+  class DryController:
+    def train(self, steps):
+      raise tf.errors.OutOfRangeError(None, None, "End of sequence")
+
+  validation.reset_skipped_record_counts()
+  validation.count_skipped("zero-area box", "Bad record f #0: a box has zero area")
+  with pytest.raises(UserError) as error:
+    experiment._drive(  # pylint: disable=protected-access
+        DryController(), "train", experiment.Schedule(train_steps=5), "", None,
+        tf.Variable(3, dtype=tf.int64))
+  message = str(error.value)
+  assert message.startswith("The training input ran out of data at step 3 although it repeats")
+  assert "Bad records skipped: 1 zero-area box." in message
