@@ -32,12 +32,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import gin
 import tensorflow as tf
-# Object-graph traversal that maps each variable to its checkpoint key (what
-# tf.train.Checkpoint itself uses to save); TensorFlow has no public API for
-# it, and per-variable keys are what lets the class-specific layers be skipped.
-from tensorflow.python.checkpoint import graph_view, util as checkpoint_util
 
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.training.resume import VARIABLE_SUFFIX, variable_keys
 
 CONFIG_FILE = "config.gin"
 OPERATIVE_CONFIG_FILE = "operative_config.gin"
@@ -47,7 +44,6 @@ WARM_START_MODULES = ("backbone", "decoder", "rpn_head", "detection_head", "mask
 # MaskHead (mask predictor): their output width is the class count.
 CLASS_SPECIFIC_LAYERS = ("detection-scores", "detection-boxes", "mask-logits")
 KERAS_WEIGHTS_SUFFIXES = (".h5", ".hdf5")
-_VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _SHOWN = 8
 
 
@@ -145,7 +141,7 @@ def warm_start(model, checkpoint: Optional[str] = None,
       if key is None or id(variable) in done:
         continue
       done.add(id(variable))
-      name = key[:-len(_VARIABLE_SUFFIX)]
+      name = key[:-len(VARIABLE_SUFFIX)]
       if key not in shapes:
         missing.append(name)
         continue
@@ -160,7 +156,7 @@ def warm_start(model, checkpoint: Optional[str] = None,
         mismatched.append(f"{name} (checkpoint {old}, model {new})")
   if missing or mismatched:
     raise UserError(_mismatch_message(path, modules, missing, mismatched))
-  report.skipped = sorted(key[:-len(_VARIABLE_SUFFIX)] if key.endswith(_VARIABLE_SUFFIX)
+  report.skipped = sorted(key[:-len(VARIABLE_SUFFIX)] if key.endswith(VARIABLE_SUFFIX)
                           else key for key in shapes
                           if key not in seen and key != "_CHECKPOINTABLE_OBJECT_GRAPH")
   return report
@@ -187,11 +183,8 @@ def _load_keras_weights(model, path: str, modules: Sequence[str]) -> WarmStartRe
 
 def _checkpoint_keys(**root) -> Dict[int, str]:
   """{id(variable): checkpoint key} for a `tf.train.Checkpoint(**root)`."""
-  checkpoint = tf.train.Checkpoint(**root)
-  view = graph_view.ObjectGraphView(checkpoint)
-  names = checkpoint_util.objects_ids_and_slot_variables_and_paths(view)[-1]
-  return {id(obj): name + _VARIABLE_SUFFIX for obj, name in names.items()
-          if isinstance(obj, tf.Variable)}
+  keys = variable_keys(tf.train.Checkpoint(**root))
+  return {id(variable): key for key, variable in keys.items()}
 
 
 def _variables(part) -> List[tf.Variable]:

@@ -20,7 +20,7 @@ from tensorflow.python.trackable import trackable_utils  # pylint: disable=g-dir
 
 from maskrcnn_plugin.errors import UserError
 
-_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def unreadable(path: str) -> Optional[str]:
@@ -79,10 +79,14 @@ def _number(path: str) -> int:
   return int(tail) if tail.isdigit() else -1
 
 
-def variable_shapes(root) -> Dict[str, tf.TensorShape]:
-  """{checkpoint key: shape} of the variables `root` (a tf.train.Checkpoint) would save."""
+def variable_keys(root) -> Dict[str, tf.Variable]:
+  """{checkpoint key: variable} of the variables `root` (a tf.train.Checkpoint) would save.
+
+  Keys are those of tf.train.list_variables, e.g.
+  'model/backbone/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE'.
+  """
   objects, paths = graph_view.ObjectGraphView(root).breadth_first_traversal()
-  return {trackable_utils.object_path_to_string(paths[obj]) + _SUFFIX: obj.shape
+  return {trackable_utils.object_path_to_string(paths[obj]) + VARIABLE_SUFFIX: obj
           for obj in objects if isinstance(obj, tf.Variable)}
 
 
@@ -94,9 +98,9 @@ def mismatch(root, path: str, prefix: str = "model/", examples: int = 3) -> Opti
     differ in shape (model/decoder/...: checkpoint [64], model [32]; ...);
     10 model variables are not in the checkpoint (...)".
   """
-  expected = {k: s for k, s in variable_shapes(root).items() if k.startswith(prefix)}
+  expected = {k: v.shape for k, v in variable_keys(root).items() if k.startswith(prefix)}
   saved = {k: tf.TensorShape(s) for k, s in tf.train.list_variables(path)
-           if k.startswith(prefix) and k.endswith(_SUFFIX)}
+           if k.startswith(prefix) and k.endswith(VARIABLE_SUFFIX)}
   shapes = [(k, saved[k], s) for k, s in sorted(expected.items())
             if k in saved and saved[k] != s]
   missing = sorted(set(expected) - set(saved))
@@ -115,4 +119,4 @@ def mismatch(root, path: str, prefix: str = "model/", examples: int = 3) -> Opti
 
 
 def _short(key: str) -> str:
-  return key[:-len(_SUFFIX)] if key.endswith(_SUFFIX) else key
+  return key[:-len(VARIABLE_SUFFIX)] if key.endswith(VARIABLE_SUFFIX) else key
