@@ -51,8 +51,8 @@ def train_model_garden(data_dir: str, model_dir: str, steps: int) -> dict:
           if np.asarray(value).size == 1}
 
 
-def train_plugin(data_dir: str, model_dir: str, steps: int) -> dict:
-  """`maskrcnn train` on the shipped shapes config; returns its final metrics."""
+def train_plugin(data_dir: str, model_dir: str, steps: int, gin_params=()) -> dict:
+  """`maskrcnn train` on the shipped shapes config (plus gin_params); returns its final metrics."""
   # pylint: disable=import-outside-toplevel
   from maskrcnn_plugin import training
   from maskrcnn_plugin.gin_config import parse_gin
@@ -60,7 +60,7 @@ def train_plugin(data_dir: str, model_dir: str, steps: int) -> dict:
   annotation_file = os.path.join(data_dir, "instances_val.json")
   files, params = twins.plugin_gin(SETTING, data_dir, extra=[
       f"TRAIN_STEPS = {steps}", "schedule.checkpoint_interval = %TRAIN_STEPS",
-      f"evaluation.coco_metric.annotation_file = '{annotation_file}'"])
+      f"evaluation.coco_metric.annotation_file = '{annotation_file}'", *gin_params])
   parse_gin(files, params)
   metrics = training.run(model_dir, "train_and_eval").metrics
   # The plugin names Model Garden's 'mask_AP' and 'AP' 'mask/AP' and 'box/AP'.
@@ -73,14 +73,21 @@ def main() -> None:
   parser.add_argument("--data_dir", default="data/shapes")
   parser.add_argument("--output", default="runs/parity",
                       help="Parent of the two runs' model_dirs (plugin/, model_garden/).")
+  parser.add_argument("--gin_param", action="append", default=[],
+                      help="Extra binding for the plugin's run, e.g. "
+                      "\"runtime.mixed_precision = 'mixed_bfloat16'\".")
+  parser.add_argument("--sides", default="plugin,model_garden",
+                      help="Which runs to train: plugin, model_garden or both.")
   parser.add_argument("--_side", dest="side", choices=["plugin", "model_garden"],
                       help=argparse.SUPPRESS)
   args = parser.parse_args()
   model_dir = os.path.abspath(os.path.join(args.output, args.side or ""))
   if args.side:
     import maskrcnn_plugin  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-    train = train_plugin if args.side == "plugin" else train_model_garden
-    metrics = train(args.data_dir, model_dir, args.steps)
+    if args.side == "plugin":
+      metrics = train_plugin(args.data_dir, model_dir, args.steps, args.gin_param)
+    else:
+      metrics = train_model_garden(args.data_dir, model_dir, args.steps)
     with open(os.path.join(model_dir, "parity_metrics.json"), "w", encoding="utf-8") as file:
       json.dump(metrics, file, indent=2)
     return
@@ -89,17 +96,23 @@ def main() -> None:
     raise SystemExit(f"No shapes dataset in {args.data_dir}: run `maskrcnn data make-shapes "
                      f"--output {args.data_dir}` (or `make demo`), or pass --data_dir.")
   results = {}
-  for side in ("plugin", "model_garden"):
+  sides = args.sides.split(",")
+  for side in sides:
     if os.path.exists(os.path.join(model_dir, side)):
       raise SystemExit(f"{os.path.join(model_dir, side)} exists: choose a new --output.")
     started = time.perf_counter()
     subprocess.run([sys.executable, os.path.abspath(__file__), f"--_side={side}",
                     f"--steps={args.steps}", f"--data_dir={args.data_dir}",
-                    f"--output={args.output}"], check=True,
+                    f"--output={args.output}",
+                    *[f"--gin_param={param}" for param in args.gin_param]], check=True,
                    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     with open(os.path.join(model_dir, side, "parity_metrics.json"), encoding="utf-8") as file:
       results[side] = json.load(file)
     print(f"{side}: {time.perf_counter() - started:.0f} s", flush=True)
+  for side, metrics in results.items():
+    print(f"{side}: mask AP {metrics['mask_AP']:.4f}, box AP {metrics['AP']:.4f}")
+  if len(results) < 2:
+    return
   ours, theirs = results["plugin"], results["model_garden"]
   difference = ours["mask_AP"] - theirs["mask_AP"]
   print(f"\nAfter {args.steps} steps (batch {SETTING.batch_size}, {SETTING.image_size} px):")
