@@ -12,7 +12,8 @@ float rounding: the mask head sees fewer rows at once), and the mask of every
 slot past an image's `num_detections` is zero (Model Garden's holds the mask
 of a padded box there). Training is Model Garden's, unchanged.
 
-Selected in gin with `maskrcnn.build_maskrcnn.skip_padded_masks = True`.
+`maskrcnn.build_maskrcnn.skip_padded_masks` (default True) selects it; False
+gives Model Garden's `MaskRCNNModel`.
 """
 
 from typing import Mapping, Optional

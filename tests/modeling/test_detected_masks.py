@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
@@ -135,3 +136,10 @@ def test_exported_savedmodel_keeps_the_same_detections(models, tmp_path):
   actual, expected = outputs
   assert expected["num_detections"].min() > 0
   _assert_same_kept_detections(actual, expected)
+
+
+def test_a_non_boolean_setting_is_one_clear_message():
+  parse_gin(["maskrcnn_shapes_r18_cpu"], ["maskrcnn.build_maskrcnn.skip_padded_masks = 'yes'"])
+  with pytest.raises(GinConfigError, match=r"maskrcnn.build_maskrcnn.skip_padded_masks = 'yes' "
+                                           r"is not valid: it must be True or False"):
+    build_from_gin()

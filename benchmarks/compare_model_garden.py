@@ -1,0 +1,453 @@
+"""The plugin against Model Garden's own Mask R-CNN, same architecture, same run.
+
+    python benchmarks/compare_model_garden.py                 # all four settings
+    python benchmarks/compare_model_garden.py --quick         # shapes_2fc only, shorter windows
+    python benchmarks/compare_model_garden.py --settings=shapes_2fc,r50_4conv --candidates
+
+Needs the shapes dataset (--data_dir, default data/shapes) and the trained
+shapes demo (--checkpoint, default runs/shapes_r18_cpu): `make demo` writes
+both. Each setting (twins.SETTINGS) is built twice, once from the plugin's
+gin config (maskrcnn_shapes_r18_cpu / maskrcnn_r50_fpn_coco with bindings) and
+once through Model Garden's `maskrcnn_resnetfpn_coco` experiment and
+`MaskRCNNTask` with the same overrides; the script checks both have the same
+weights in the same order. For each it measures, in float32 on the CPU:
+
+- training images/s: each side's Orbit trainer (the plugin's MaskRCNNTrainer,
+  Model Garden's base_trainer.Trainer) runs windows of a few steps in one
+  compiled loop; after a warm-up window, plugin and Model Garden windows
+  alternate, so load from other processes hits both alike; the median window.
+- inference images/s: the model in inference mode on the shapes validation
+  images (preprocessed once, the same batches for both), windows alternating
+  as above. shapes_2fc runs on the demo's trained weights (copied into Model
+  Garden's model) and also reports both sides' COCO mask and box AP on the 200
+  validation images. The other settings have no trained checkpoint: they run
+  on random weights, flagged 'random' in the table, which makes detections and
+  hence the mask head's work unlike a real model's; the plugin then runs with
+  skip_padded_masks = False (Model Garden's padded mask path), so their ratio
+  measures the wrapping, not the kept-detections speed-up.
+- input-pipeline images/s: each side's training tf.data pipeline alone.
+- peak resident memory: a separate process per side that builds the model,
+  runs two training steps and two inference batches (ru_maxrss).
+
+With --candidates, the plugin's speed-up candidates are measured in the
+same windows: mixed_bfloat16 (training and inference), XLA (training) and
+the inference mask head on all padded detections (skip_padded_masks = False).
+The load average is printed with each phase; figures are medians.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import twins  # noqa: E402  pylint: disable=wrong-import-position
+
+# Steps per training window, timed windows per side, inference batches per
+# window; --quick halves the windows.
+WINDOWS = {
+    "shapes": {"train_steps": 5, "train_windows": 5, "infer_batches": 5, "infer_windows": 5},
+    "r50": {"train_steps": 2, "train_windows": 3, "infer_batches": 3, "infer_windows": 3},
+}
+
+
+def _load() -> str:
+  return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def _median(values: List[float]) -> float:
+  ordered = sorted(values)
+  middle = len(ordered) // 2
+  return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class _Side:
+  """One model with its trainer: `train_window(steps)`, `infer(images, labels)`."""
+
+  def __init__(self, name: str, model, trainer, batch_size: int):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    self.name = name
+    self.model = model
+    self.trainer = trainer
+    self.batch_size = batch_size
+    self.infer = tf.function(lambda images, labels: model(
+        images, image_shape=labels["image_info"][:, 1, :], anchor_boxes=labels["anchor_boxes"],
+        training=False))
+
+  def train_window(self, steps: int) -> float:
+    """Runs `steps` training steps in one compiled loop; returns images/s."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    start = time.perf_counter()
+    self.trainer.train(tf.constant(steps, tf.int32))  # Ends with a host read of the metrics.
+    return steps * self.batch_size / (time.perf_counter() - start)
+
+
+def _set_policy(policy: str) -> None:
+  from maskrcnn_plugin.keras_setup import model_garden_keras  # pylint: disable=import-outside-toplevel
+  model_garden_keras().mixed_precision.set_global_policy(policy)
+
+
+def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = True, policy: str = "float32",
+                 jit_compile: bool = False, skip_padded_masks: Optional[bool] = None) -> _Side:
+  """The plugin's model and trainer from the parsed gin config, as `maskrcnn train` builds them."""
+  # pylint: disable=import-outside-toplevel
+  import orbit
+  from maskrcnn_plugin.modeling import build_maskrcnn
+  from maskrcnn_plugin.training.experiment import plugin_inputs
+  from maskrcnn_plugin.training.losses import MaskRCNNLosses
+  from maskrcnn_plugin.training.optimization import build_optimizer
+  from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
+
+  _set_policy(policy)
+  overrides = {} if skip_padded_masks is None else {"skip_padded_masks": skip_padded_masks}
+  inputs = plugin_inputs()
+  with strategy.scope():
+    model = build_maskrcnn(**overrides)
+    trainer = None
+    if train:
+      global_step = orbit.utils.create_global_step()
+      trainer = MaskRCNNTrainer(model=model, optimizer=build_optimizer(),
+                                losses=MaskRCNNLosses(model), dataset_fn=inputs.train_dataset_fn,
+                                strategy=strategy, global_step=global_step,
+                                jit_compile=jit_compile)
+  _set_policy("float32")
+  return _Side(name, model, trainer, setting.batch_size)
+
+
+def _model_garden_side(setting: twins.Setting, data_dir: str, strategy, *,
+                       train: bool = True) -> _Side:
+  """Model Garden's model and Orbit trainer, built through its experiment config and task."""
+  # pylint: disable=import-outside-toplevel
+  from official.core import base_trainer, task_factory
+  import official.vision.tasks.maskrcnn  # noqa: F401  (registers the task)
+
+  config = twins.model_garden_config(setting, data_dir)
+  task = task_factory.get_task(config.task)
+  with strategy.scope():
+    model = task.build_model()
+    trainer = None
+    if train:
+      optimizer = task.create_optimizer(config.trainer.optimizer_config, config.runtime)
+      trainer = base_trainer.Trainer(config, task, model, optimizer, train=True, evaluate=False)
+  return _Side("Model Garden", model, trainer, setting.batch_size)
+
+
+def _parse_plugin_gin(setting: twins.Setting, data_dir: str) -> None:
+  from maskrcnn_plugin.gin_config import parse_gin  # pylint: disable=import-outside-toplevel
+  files, params = twins.plugin_gin(setting, data_dir)
+  parse_gin(files, params)
+
+
+def _eval_batches(limit: Optional[int]):
+  """The plugin's eval pipeline (validation records), preprocessed once: [(images, labels)]."""
+  import gin  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.dataloaders import input_pipeline  # pylint: disable=import-outside-toplevel
+  with gin.config_scope("eval"):
+    dataset = input_pipeline()
+  return [batch for _, batch in zip(range(limit or 10**9), dataset)]
+
+
+def _coco_ap(side: _Side, batches, annotation_file: str) -> Dict[str, float]:
+  """COCO mask and box AP of `side` over `batches` (Model Garden's COCOEvaluator)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from official.vision.evaluation import coco_evaluator  # pylint: disable=import-outside-toplevel
+  evaluator = coco_evaluator.COCOEvaluator(annotation_file=annotation_file, include_mask=True)
+  for images, labels in batches:
+    outputs = side.infer(images, labels)
+    predictions = {key: tf.cast(outputs[key], tf.float32) if outputs[key].dtype.is_floating
+                   else outputs[key] for key in ("detection_boxes", "detection_scores",
+                                                 "detection_classes", "num_detections",
+                                                 "detection_masks")}
+    predictions.update(source_id=labels["groundtruths"]["source_id"],
+                       image_info=labels["image_info"])
+    evaluator.update_state({}, predictions)
+  metrics = evaluator.result()
+  return {"mask_AP": float(metrics["mask_AP"]), "box_AP": float(metrics["AP"])}
+
+
+def _interleave(sides: List[str], window: Callable[[str], float], rounds: int,
+                log: Callable[[str], None]) -> Dict[str, List[float]]:
+  """`rounds` rounds of one window per side, alternating; images/s per side."""
+  rates: Dict[str, List[float]] = {name: [] for name in sides}
+  for index in range(rounds):
+    order = sides if index % 2 == 0 else list(reversed(sides))
+    for name in order:
+      rates[name].append(window(name))
+    log(f"  round {index + 1}/{rounds}: " +
+        ", ".join(f"{name} {rates[name][-1]:.2f}" for name in sides) + f" ({_load()})")
+  return rates
+
+
+def timing_worker(args) -> Dict:
+  """Training and inference images/s for both sides in one process, windows interleaved."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  setting = twins.SETTINGS[args.settings]
+  plan = dict(WINDOWS[setting.model])
+  if args.quick:
+    plan = {key: max(2, value // 2) if key.endswith("windows") else value
+            for key, value in plan.items()}
+  log = lambda line: print(line, file=sys.stderr, flush=True)
+  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+  _parse_plugin_gin(setting, args.data_dir)
+  trained = setting.uses_demo_checkpoint
+  log(f"[{setting.name}] building ({_load()})")
+  sides = {"plugin": _plugin_side("plugin", setting, strategy),
+           "Model Garden": _model_garden_side(setting, args.data_dir, strategy)}
+  parameters = twins.assert_same_architecture(sides["plugin"].model, sides["Model Garden"].model)
+  # The plugin with Model Garden's inference mask path: on random weights the
+  # plugin's own row, whose detections are unlike a trained model's.
+  sides["plugin padded masks"] = _plugin_side("plugin padded masks", setting, strategy, train=False,
+                                              skip_padded_masks=False)
+  train_candidates = []
+  infer_names = ["plugin", "plugin padded masks", "Model Garden"]
+  if args.candidates:
+    sides["plugin bf16"] = _plugin_side("plugin bf16", setting, strategy, policy="mixed_bfloat16")
+    sides["plugin XLA"] = _plugin_side("plugin XLA", setting, strategy, jit_compile=True)
+    train_candidates = ["plugin bf16", "plugin XLA"]
+    infer_names.append("plugin bf16")
+
+  # Training: a warm-up window per side (tracing, pipeline start), then rounds.
+  steps = plan["train_steps"]
+  train_names = ["plugin", "Model Garden", *train_candidates]
+  log(f"[{setting.name}] training warm-up ({_load()})")
+  for name in train_names:
+    sides[name].train_window(steps)
+
+  if args.candidates:  # steps_per_loop = 1: one compiled call and host sync per step.
+    sides["plugin 1 step/loop"] = sides["plugin"]
+    train_names.append("plugin 1 step/loop")
+
+  def train_window(name: str) -> float:
+    if name == "plugin 1 step/loop":
+      return steps / sum(1.0 / sides[name].train_window(1) for _ in range(steps))
+    return sides[name].train_window(steps)
+
+  train_rates = _interleave(train_names, train_window, plan["train_windows"], log)
+
+  # Inference on the validation images.
+  result = {"setting": setting.name, "parameters": parameters, "trained_weights": trained,
+            "train": train_rates, "load_after_train": os.getloadavg()}
+  limit = None if trained else plan["infer_batches"] * plan["infer_windows"]
+  batches = _eval_batches(limit)
+  if trained:
+    checkpoint = tf.train.latest_checkpoint(args.checkpoint)
+    status = tf.train.Checkpoint(model=sides["plugin"].model).restore(checkpoint)
+    status.expect_partial().assert_existing_objects_matched()
+    log(f"[{setting.name}] restored {checkpoint}")
+  weights = sides["plugin"].model.get_weights()
+  for name in infer_names[1:]:
+    sides[name].model.set_weights(weights)
+  for name in infer_names:  # Warm-up: tracing.
+    sides[name].infer(*batches[0])
+  if trained:
+    annotation_file = os.path.join(args.data_dir, "instances_val.json")
+    result["ap"] = {name: _coco_ap(sides[name], batches, annotation_file) for name in infer_names}
+    log(f"[{setting.name}] AP: {result['ap']}")
+  detections = sides["Model Garden"].infer(*batches[0])["num_detections"]
+  result["detections_per_image"] = float(tf.reduce_mean(tf.cast(detections, tf.float32)))
+
+  per_window = plan["infer_batches"]
+
+  def infer_window(name: str) -> float:
+    window_index = infer_window.calls.get(name, 0)
+    infer_window.calls[name] = window_index + 1
+    start_batch = (window_index * per_window) % max(len(batches) - per_window + 1, 1)
+    chosen = batches[start_batch:start_batch + per_window]
+    start = time.perf_counter()
+    images = 0
+    for batch_images, labels in chosen:
+      outputs = sides[name].infer(batch_images, labels)
+      images += int(batch_images.shape[0])
+    _ = outputs["detection_masks"].numpy()  # Wait for the last batch.
+    return images / (time.perf_counter() - start)
+
+  infer_window.calls = {}
+  log(f"[{setting.name}] inference ({_load()})")
+  result["infer"] = _interleave(infer_names, infer_window, plan["infer_windows"], log)
+  result["load_after_infer"] = os.getloadavg()
+  return result
+
+
+def memory_worker(args) -> Dict:
+  """One side alone: its input pipeline's images/s, then peak RSS of two train steps and inference."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  setting = twins.SETTINGS[args.settings]
+  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+  if args.side == "plugin":
+    _parse_plugin_gin(setting, args.data_dir)
+    import gin  # pylint: disable=import-outside-toplevel
+    from maskrcnn_plugin.dataloaders import input_pipeline  # pylint: disable=import-outside-toplevel
+    with gin.config_scope("train"):
+      dataset = input_pipeline()
+  else:
+    # pylint: disable=import-outside-toplevel
+    from official.core import task_factory
+    import official.vision.tasks.maskrcnn  # noqa: F401
+    config = twins.model_garden_config(setting, args.data_dir)
+    dataset = task_factory.get_task(config.task).build_inputs(config.task.train_data)
+  iterator = iter(dataset)
+  batches = max(30, 240 // setting.batch_size)
+  for _ in range(5):
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(batches):
+    next(iterator)
+  pipeline = batches * setting.batch_size / (time.perf_counter() - start)
+  del iterator, dataset
+  side = (_plugin_side("plugin", setting, strategy) if args.side == "plugin"
+          else _model_garden_side(setting, args.data_dir, strategy))
+  side.train_window(1)
+  side.train_window(1)
+  images = tf.random.stateless_uniform([setting.batch_size, setting.image_size,
+                                        setting.image_size, 3], seed=(1, 2))
+  size = float(setting.image_size)
+  info = tf.constant([[[size, size], [size, size], [1.0, 1.0], [0.0, 0.0]]] * setting.batch_size)
+  model = side.model
+  infer = tf.function(lambda x: model(x, image_shape=info[:, 1, :], training=False))
+  for _ in range(2):
+    _ = infer(images)["detection_masks"].numpy()
+  return {"pipeline": pipeline,
+          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def _run_worker(kind: str, setting: str, args, side: str = "") -> Dict:
+  """Runs a worker in a fresh Python process; returns its JSON result."""
+  with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+    output = handle.name
+  command = [sys.executable, os.path.abspath(__file__), f"--_worker={kind}", f"--_output={output}",
+             f"--settings={setting}", f"--data_dir={args.data_dir}",
+             f"--checkpoint={args.checkpoint}"]
+  command += [f"--_side={side}"] if side else []
+  command += ["--quick"] if args.quick else []
+  command += ["--candidates"] if args.candidates else []
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  completed = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=None if args.verbose else subprocess.PIPE, text=True,
+                             check=False)
+  if completed.returncode:
+    sys.stderr.write(completed.stderr or "")
+    raise SystemExit(f"The {kind} worker of {setting} ({side or 'both sides'}) failed "
+                     f"(exit {completed.returncode}); rerun with --verbose.")
+  if not args.verbose:  # Progress lines only.
+    for line in completed.stderr.splitlines():
+      if line.startswith(("[", "  round")):
+        print(line, flush=True)
+  with open(output, encoding="utf-8") as file:
+    result = json.load(file)
+  os.unlink(output)
+  return result
+
+
+def _table(results: List[Dict]) -> str:
+  """Markdown table: one line per setting and figure, with the ratio plugin/Model Garden."""
+  lines = ["| setting | figure | plugin | Model Garden | plugin / MG |",
+           "|---|---|---:|---:|---:|"]
+  for result in results:
+    name = result["setting"]
+    train = {side: _median(rates) for side, rates in result["train"].items()}
+    infer = {side: _median(rates) for side, rates in result["infer"].items()}
+    mg_train, mg_infer = train["Model Garden"], infer["Model Garden"]
+    add = lambda figure, ours, theirs, ratio=True: lines.append(
+        f"| {name} | {figure} | {ours} | {theirs} | "
+        f"{(float(ours) / float(theirs)):.2f} |" if ratio else
+        f"| {name} | {figure} | {ours} | {theirs} | |")
+    add("training images/s", f"{train['plugin']:.2f}", f"{mg_train:.2f}")
+    for side in train:
+      if side not in ("plugin", "Model Garden"):
+        add(f"training images/s, {side}", f"{train[side]:.2f}", f"{mg_train:.2f}")
+    weights = ("trained weights" if result["trained_weights"] else
+               f"RANDOM weights, {result['detections_per_image']:.1f} detections/image")
+    if result["trained_weights"]:
+      add(f"inference images/s ({weights})", f"{infer['plugin']:.2f}", f"{mg_infer:.2f}")
+      add("inference images/s, plugin padded masks (Model Garden's mask path)",
+          f"{infer['plugin padded masks']:.2f}", f"{mg_infer:.2f}")
+    else:
+      add(f"inference images/s ({weights}; plugin with padded masks)",
+          f"{infer['plugin padded masks']:.2f}", f"{mg_infer:.2f}")
+      add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
+          f"{infer['plugin']:.2f}", f"{mg_infer:.2f}")
+    if "plugin bf16" in infer:
+      add("inference images/s, plugin bf16", f"{infer['plugin bf16']:.2f}", f"{mg_infer:.2f}")
+    for side, ap in result.get("ap", {}).items():
+      if side != "Model Garden":
+        mg_ap = result["ap"]["Model Garden"]
+        lines.append(f"| {name} | mask AP / box AP, {side} | {ap['mask_AP']:.4f} / "
+                     f"{ap['box_AP']:.4f} | {mg_ap['mask_AP']:.4f} / {mg_ap['box_AP']:.4f} | "
+                     f"{ap['mask_AP'] - mg_ap['mask_AP']:+.4f} (mask AP difference) |")
+    memory = result["memory"]
+    add("input pipeline images/s", f"{memory['plugin']['pipeline']:.1f}",
+        f"{memory['Model Garden']['pipeline']:.1f}")
+    lines.append(f"| {name} | input pipeline / training consumption | "
+                 f"{memory['plugin']['pipeline'] / train['plugin']:.1f}x | "
+                 f"{memory['Model Garden']['pipeline'] / mg_train:.1f}x | |")
+    add("peak RSS MiB", f"{memory['plugin']['peak_rss_mib']:.0f}",
+        f"{memory['Model Garden']['peak_rss_mib']:.0f}")
+  return "\n".join(lines)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--settings", default=",".join(twins.SETTINGS),
+                      help=f"Comma-separated settings among {', '.join(twins.SETTINGS)}.")
+  parser.add_argument("--quick", action="store_true",
+                      help="shapes_2fc only (unless --settings is given), fewer windows.")
+  parser.add_argument("--candidates", action="store_true",
+                      help="Also time the plugin with mixed_bfloat16 and with XLA.")
+  parser.add_argument("--data_dir", default="data/shapes",
+                      help="The shapes dataset (`maskrcnn data make-shapes`).")
+  parser.add_argument("--checkpoint", default="runs/shapes_r18_cpu",
+                      help="The trained shapes demo's model_dir (`make demo`).")
+  parser.add_argument("--json", help="Also write the raw figures to this file.")
+  parser.add_argument("--verbose", action="store_true", help="Show the workers' full logs.")
+  parser.add_argument("--_worker", choices=["timing", "memory"], help=argparse.SUPPRESS)
+  parser.add_argument("--_side", dest="side", help=argparse.SUPPRESS)
+  parser.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
+  args = parser.parse_args()
+
+  if args._worker:  # pylint: disable=protected-access
+    import maskrcnn_plugin  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    worker = timing_worker if args._worker == "timing" else memory_worker  # pylint: disable=protected-access
+    with open(args.output, "w", encoding="utf-8") as file:
+      json.dump(worker(args), file)
+    return
+
+  names = args.settings.split(",")
+  if args.quick and "--settings" not in " ".join(sys.argv):
+    names = ["shapes_2fc"]
+  unknown = [name for name in names if name not in twins.SETTINGS]
+  if unknown:
+    parser.error(f"unknown setting {', '.join(unknown)}; choose among "
+                 f"{', '.join(twins.SETTINGS)}.")
+  import glob  # pylint: disable=import-outside-toplevel
+  if (not glob.glob(os.path.join(args.data_dir, "train-*.tfrecord"))
+      or not os.path.exists(os.path.join(args.data_dir, "instances_val.json"))
+      or not glob.glob(os.path.join(args.checkpoint, "ckpt-*.index"))):
+    raise SystemExit(twins.missing_inputs_message(args.data_dir, args.checkpoint))
+
+  started = time.perf_counter()
+  print(f"Machine: {os.cpu_count()} CPUs; {_load()}", flush=True)
+  results = []
+  for index, name in enumerate(names):
+    result = _run_worker("timing", name, args)
+    order = ["plugin", "Model Garden"] if index % 2 == 0 else ["Model Garden", "plugin"]
+    result["memory"] = {side: _run_worker("memory", name, args,
+                                          side="plugin" if side == "plugin" else "model_garden")
+                        for side in order}
+    results.append(result)
+    if args.json:  # After each setting, so that an interrupted run keeps its figures.
+      with open(args.json, "w", encoding="utf-8") as file:
+        json.dump(results, file, indent=2)
+    print(f"[{name}] done after {time.perf_counter() - started:.0f} s ({_load()})", flush=True)
+  print()
+  print(_table(results))
+  print(f"\nTotal {time.perf_counter() - started:.0f} s; {_load()}")
+
+
+if __name__ == "__main__":
+  main()
