@@ -158,7 +158,7 @@ def test_broken_binding(cli, user_gin, tmp_path, case, command, bindings, fragme
 def test_misspelled_shipped_config_name(cli, tmp_path):
   status, err = cli("validate", "--gin_file=maskrcnn_shapes_r18_cpuu")
   _check(status, err, ["Gin file 'maskrcnn_shapes_r18_cpuu' not found",
-                       "Did you mean 'maskrcnn_shapes_r18_cpu'?"])
+                       "Did you mean 'maskrcnn_shapes_r18_cpu'"])
 
 
 def test_circular_include_names_the_chain(cli, tmp_path):
