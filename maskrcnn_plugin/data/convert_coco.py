@@ -15,7 +15,6 @@ import multiprocessing
 import os
 from typing import Dict, List, Optional, Tuple
 
-import tensorflow as tf
 import tqdm
 
 from maskrcnn_plugin.data import coco, tf_example
@@ -118,8 +117,7 @@ def convert_coco(annotation_file: str, image_dir: str, output_prefix: str, num_s
   else:
     _init_worker(*init_args)
     results = map(_convert_image, positions)
-  writers = [tf.io.TFRecordWriter(path) for path in summary.files]
-  try:
+  with tf_example.sharded_writer(summary.files, pool) as write:
     bar = tqdm.tqdm(results, total=len(index.images), unit="img", disable=not progress,
                     desc=f"Converting {os.path.basename(annotation_file)}")
     for serialized, num_instances, skipped_annotations, skipped_image in bar:
@@ -127,13 +125,7 @@ def convert_coco(annotation_file: str, image_dir: str, output_prefix: str, num_s
       if skipped_image:
         summary.skipped_images.append(skipped_image)
         continue
-      writers[summary.images % num_shards].write(serialized)
+      write(summary.images, serialized)
       summary.images += 1
       summary.instances += num_instances
-  finally:
-    for writer in writers:
-      writer.close()
-    if pool is not None:
-      pool.terminate()
-      pool.join()
   return summary

@@ -152,7 +152,6 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
   Images are drawn by `workers` processes (1: in this process); the output
   does not depend on the number of workers.
   """
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   num_shards = max(1, min(num_shards, num_images))
   paths = tf_example.shard_paths(os.path.join(output_dir, split), num_shards)
   image_dir = os.path.join(output_dir, "images", split)
@@ -168,8 +167,7 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
           "images": [], "annotations": [], "categories": [dict(c) for c in category_list]}
   jobs = [(seed, _SPLIT_SALT[split], index, image_size, classes) for index in range(num_images)]
   pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
-  writers = [tf.io.TFRecordWriter(p) for p in paths]
-  try:
+  with tf_example.sharded_writer(paths, pool) as write:
     rendered = pool.imap(_render, jobs, chunksize=8) if pool else map(_render, jobs)
     for index, (encoded, shapes) in enumerate(rendered):
       image_id = index + 1
@@ -183,7 +181,7 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
       example = tf_example.build_example(
           encoded_image=encoded, image_format="png", height=image_size, width=image_size,
           image_id=image_id, filename=filename, instances=instances)
-      writers[index % num_shards].write(example.SerializeToString(deterministic=True))
+      write(index, example.SerializeToString(deterministic=True))
       coco["images"].append({"id": image_id, "file_name": filename, "height": image_size,
                              "width": image_size})
       for s in shapes:
@@ -191,12 +189,6 @@ def write_split(output_dir: str, split: str, num_images: int, num_shards: int,
             "id": len(coco["annotations"]) + 1, "image_id": image_id,
             "category_id": s["category_id"], "bbox": s["bbox"], "area": s["area"],
             "iscrowd": 0, "segmentation": s["rle"]})
-  finally:
-    for writer in writers:
-      writer.close()
-    if pool is not None:
-      pool.terminate()
-      pool.join()
   annotation_file = os.path.join(output_dir, f"instances_{split}.json")
   with open(annotation_file, "w") as f:
     json.dump(coco, f, separators=(",", ":"))

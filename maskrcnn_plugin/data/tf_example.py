@@ -8,8 +8,9 @@ image/object/bbox/{xmin,xmax,ymin,ymax} (normalized), image/object/class/
 (one PNG per instance, pixel values 0/1).
 """
 
+import contextlib
 import dataclasses
-from typing import List, Sequence
+from typing import Callable, Iterator, List, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -71,3 +72,21 @@ def encode_mask_png(mask: np.ndarray) -> bytes:
 def shard_paths(prefix: str, num_shards: int) -> List[str]:
   """Shard file names as Model Garden's tfrecord_lib writes them."""
   return [f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
+
+
+@contextlib.contextmanager
+def sharded_writer(paths: Sequence[str], pool=None) -> Iterator[Callable[[int, bytes], None]]:
+  """Yields `write(index, serialized)`, which puts record `index` in shard index % len(paths).
+
+  On exit, also after an error, every shard file is closed and `pool` (the
+  multiprocessing pool producing the records, or None) is terminated.
+  """
+  writers = [tf.io.TFRecordWriter(path) for path in paths]
+  try:
+    yield lambda index, serialized: writers[index % len(writers)].write(serialized)
+  finally:
+    for writer in writers:
+      writer.close()
+    if pool is not None:
+      pool.terminate()
+      pool.join()
