@@ -62,6 +62,7 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    anchors: Optional[AnchorSettings] = None,
                    activation: str = "relu",
                    use_sync_bn: bool = True,
+                   sync_bn_on_one_replica: bool = False,
                    norm_momentum: float = 0.997,
                    norm_epsilon: float = 0.0001,
                    l2_weight_decay: float = 0.0,
@@ -103,7 +104,14 @@ def build_maskrcnn(num_classes: Optional[int] = None,
     anchors: maskrcnn.AnchorSettings; None means `maskrcnn.AnchorSettings()`
       with its gin bindings (shared with the input parser).
     activation: Activation of every part that takes one.
-    use_sync_bn: Synchronized batch normalization in every part.
+    use_sync_bn: Synchronized batch normalization in every part when the
+      model is built under a strategy with more than one replica. With one
+      replica (one device, export, evaluation) there is nothing to
+      synchronize, and the parts get Keras's fused BatchNormalization, which
+      computes the same batch statistics faster, as Detectron2's and
+      PyTorch's SyncBatchNorm do with one process.
+    sync_bn_on_one_replica: Keep the synchronized layers with one replica
+      too (Model Garden's behaviour; slower on a CPU).
     norm_momentum: Batch normalization momentum of every part.
     norm_epsilon: Batch normalization epsilon of every part.
     l2_weight_decay: L2 weight decay; kernels get the regularizer
@@ -129,7 +137,8 @@ def build_maskrcnn(num_classes: Optional[int] = None,
   """
   anchors = AnchorSettings() if anchors is None else anchors
   _check_arguments(num_classes=num_classes, image_size=image_size, anchors=anchors,
-                   activation=activation, use_sync_bn=use_sync_bn, norm_momentum=norm_momentum,
+                   activation=activation, use_sync_bn=use_sync_bn,
+                   sync_bn_on_one_replica=sync_bn_on_one_replica, norm_momentum=norm_momentum,
                    norm_epsilon=norm_epsilon, l2_weight_decay=l2_weight_decay,
                    include_mask=include_mask, cascade_iou_thresholds=cascade_iou_thresholds,
                    outer_boxes_scale=outer_boxes_scale, skip_padded_masks=skip_padded_masks)
@@ -138,7 +147,9 @@ def build_maskrcnn(num_classes: Optional[int] = None,
   levels = {"min_level": anchors.min_level, "max_level": anchors.max_level}
   # Divide weight decay by 2 to match tf.nn.l2_loss, as Model Garden's task does.
   regularizer = keras.regularizers.l2(l2_weight_decay / 2.0) if l2_weight_decay else None
-  norm = {"activation": activation, "use_sync_bn": use_sync_bn, "norm_momentum": norm_momentum,
+  norm = {"activation": activation,
+          "use_sync_bn": _synchronized_batch_norm(use_sync_bn, sync_bn_on_one_replica),
+          "norm_momentum": norm_momentum,
           "norm_epsilon": norm_epsilon, "kernel_regularizer": regularizer}
 
   parts = _Parts()
@@ -371,6 +382,19 @@ def _layer_config(layer: Any) -> Mapping[str, Any]:
     return {}
 
 
+def _synchronized_batch_norm(use_sync_bn: bool, sync_bn_on_one_replica: bool) -> bool:
+  """Whether the parts get SyncBatchNormalization under the current strategy."""
+  if not use_sync_bn:
+    return False
+  replicas = tf.distribute.get_strategy().num_replicas_in_sync
+  if replicas > 1 or sync_bn_on_one_replica:
+    return True
+  logging.info("%s.use_sync_bn: one replica, so the model uses fused batch normalization "
+               "(the same statistics; sync_bn_on_one_replica = True keeps the synchronized "
+               "layers).", _SELECTOR)
+  return False
+
+
 def _check_arguments(**values) -> None:
   """Raises GinConfigError naming the binding of the first missing or wrong value."""
   is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -383,6 +407,7 @@ def _check_arguments(**values) -> None:
       "anchors": (lambda v: isinstance(v, AnchorSettings), "@maskrcnn.AnchorSettings()"),
       "activation": (lambda v: isinstance(v, str), "an activation name such as 'relu'"),
       "use_sync_bn": (lambda v: isinstance(v, bool), "True or False"),
+      "sync_bn_on_one_replica": (lambda v: isinstance(v, bool), "True or False"),
       "include_mask": (lambda v: isinstance(v, bool), "True or False"),
       "skip_padded_masks": (lambda v: isinstance(v, bool), "True or False"),
       "norm_momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
