@@ -15,8 +15,18 @@ from official.vision.modeling.layers import roi_aligner as mg_roi_aligner
 from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 
+from maskrcnn_plugin.errors import GinConfigError
+from maskrcnn_plugin.modeling import native_nms
 from maskrcnn_plugin.registries import (DETECTION_GENERATORS, MASK_SAMPLERS, ROI_ALIGNERS,
                                         ROI_GENERATORS, ROI_SAMPLERS)
+
+NMS_KERNELS = ("native", "model_garden")
+
+
+def _check_nms_kernel(binding: str, nms_kernel: str) -> None:
+  if nms_kernel not in NMS_KERNELS:
+    raise GinConfigError(f"{binding}.nms_kernel = {nms_kernel!r}: choose 'native' (TensorFlow's "
+                         f"NMS kernel) or 'model_garden' (Model Garden's tiled NMS).")
 
 
 @ROI_GENERATORS.register("multilevel_roi_generator")
@@ -31,7 +41,8 @@ def multilevel_roi_generator(*,
                              test_pre_nms_min_size_threshold: float = 0.0,
                              test_nms_iou_threshold: float = 0.7,
                              test_num_proposals: int = 1000,
-                             use_batched_nms: bool = False):
+                             use_batched_nms: bool = False,
+                             nms_kernel: str = "native"):
   """Model Garden's proposal generator (`roi_generator.MultilevelROIGenerator`).
 
   Decodes the RPN outputs at every level, keeps the top boxes and runs NMS.
@@ -50,11 +61,17 @@ def multilevel_roi_generator(*,
     test_nms_iou_threshold: nms_iou_threshold at inference.
     test_num_proposals: num_proposals at inference.
     use_batched_nms: Use tf.image.combined_non_max_suppression.
+    nms_kernel: 'native' runs Model Garden's per-level NMS on TensorFlow's
+      NMS kernel (`native_nms.NativeNMSROIGenerator`, the same proposals,
+      faster on CPUs and GPUs); 'model_garden' runs its tiled NMS.
 
   Returns:
     The MultilevelROIGenerator layer.
   """
-  return mg_roi_generator.MultilevelROIGenerator(
+  _check_nms_kernel("roi_generators.multilevel_roi_generator", nms_kernel)
+  layer = (native_nms.NativeNMSROIGenerator if nms_kernel == "native"
+           else mg_roi_generator.MultilevelROIGenerator)
+  return layer(
       pre_nms_top_k=pre_nms_top_k,
       pre_nms_score_threshold=pre_nms_score_threshold,
       pre_nms_min_size_threshold=pre_nms_min_size_threshold,
@@ -150,7 +167,8 @@ def detection_generator(*,
                         nms_version: str = "v2",
                         use_cpu_nms: bool = False,
                         soft_nms_sigma: Optional[float] = None,
-                        use_sigmoid_probability: bool = False):
+                        use_sigmoid_probability: bool = False,
+                        nms_kernel: str = "native"):
   """Model Garden's final box decoding and NMS (`detection_generator.DetectionGenerator`).
 
   Used at inference. Output (apply_nms=True): detection_boxes
@@ -168,11 +186,17 @@ def detection_generator(*,
     use_cpu_nms: Place NMS on the CPU.
     soft_nms_sigma: Soft-NMS sigma (nms_version 'v1' only); None for hard NMS.
     use_sigmoid_probability: Sigmoid instead of softmax class probabilities.
+    nms_kernel: 'native' runs the 'v2' per-class NMS on TensorFlow's NMS
+      kernel (`native_nms.NativeNMSDetectionGenerator`, the same detections,
+      faster on CPUs and GPUs); 'model_garden' runs its tiled NMS.
 
   Returns:
     The DetectionGenerator layer.
   """
-  return mg_detection_generator.DetectionGenerator(
+  _check_nms_kernel("detection_generators.detection_generator", nms_kernel)
+  layer = (native_nms.NativeNMSDetectionGenerator if nms_kernel == "native"
+           else mg_detection_generator.DetectionGenerator)
+  return layer(
       apply_nms=apply_nms,
       pre_nms_top_k=pre_nms_top_k,
       pre_nms_score_threshold=pre_nms_score_threshold,
