@@ -24,26 +24,32 @@ weights in the same order. For each it measures, in float32 on the CPU:
   on random weights, flagged 'random' in the table, which makes detections and
   hence the mask head's work unlike a real model's; the plugin then runs with
   skip_padded_masks = False (Model Garden's padded mask path), so their ratio
-  measures the wrapping, not the kept-detections speed-up.
+  measures the other speed-ups, not the kept-detections one.
 - input-pipeline images/s: each side's training tf.data pipeline alone.
 - peak resident memory: a separate process per side that builds the model,
   runs two training steps and two inference batches (ru_maxrss).
 
-With --candidates, the plugin's speed-up candidates are measured in the
-same windows: mixed_bfloat16 (training and inference), XLA (training) and
-the inference mask head on all padded detections (skip_padded_masks = False).
-The load average is printed with each phase; figures are medians.
+The plugin runs with its defaults, which include its speed-ups: the mask head
+on kept detections only (skip_padded_masks), NMS on TensorFlow's kernel
+(nms_kernel = 'native') and, with one replica, fused instead of synchronized
+batch norm. With --candidates, each is also switched off alone in the same
+windows ('plugin MG NMS', 'plugin SyncBN' on the R50 settings, 'plugin padded
+masks' is always measured), and the speed-ups not kept are measured too:
+mixed_bfloat16 (training and inference), XLA (training) and one step per
+compiled loop. The load average is printed with each phase; figures are
+medians.
 """
 
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,6 +61,12 @@ WINDOWS = {
     "shapes": {"train_steps": 5, "train_windows": 5, "infer_batches": 5, "infer_windows": 5},
     "r50": {"train_steps": 2, "train_windows": 3, "infer_batches": 3, "infer_windows": 3},
 }
+
+
+BUILD = "maskrcnn.build_maskrcnn"
+# Model Garden's tiled NMS in the proposal and detection generators.
+MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
+                    "detection_generators.detection_generator.nms_kernel = 'model_garden'")
 
 
 def _load() -> str:
@@ -93,10 +105,16 @@ def _set_policy(policy: str) -> None:
   model_garden_keras().mixed_precision.set_global_policy(policy)
 
 
-def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = True, policy: str = "float32",
-                 jit_compile: bool = False, skip_padded_masks: Optional[bool] = None) -> _Side:
-  """The plugin's model and trainer from the parsed gin config, as `maskrcnn train` builds them."""
+def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = True,
+                 policy: str = "float32", jit_compile: bool = False,
+                 bindings: Sequence[str] = ()) -> _Side:
+  """The plugin's model and trainer from the parsed gin config, as `maskrcnn train` builds them.
+
+  `bindings` (gin bindings such as "maskrcnn.build_maskrcnn.skip_padded_masks = False")
+  apply to this side only: they are parsed under a gin scope of its own.
+  """
   # pylint: disable=import-outside-toplevel
+  import gin
   import orbit
   from maskrcnn_plugin.modeling import build_maskrcnn
   from maskrcnn_plugin.training.experiment import plugin_inputs
@@ -105,10 +123,12 @@ def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = T
   from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
 
   _set_policy(policy)
-  overrides = {} if skip_padded_masks is None else {"skip_padded_masks": skip_padded_masks}
+  scope = re.sub(r"\W", "_", name)
+  with gin.unlock_config():
+    gin.parse_config([f"{scope}/{binding}" for binding in bindings])
   inputs = plugin_inputs()
-  with strategy.scope():
-    model = build_maskrcnn(**overrides)
+  with gin.config_scope(scope), strategy.scope():
+    model = build_maskrcnn()
     trainer = None
     if train:
       global_step = orbit.utils.create_global_step()
@@ -203,13 +223,22 @@ def timing_worker(args) -> Dict:
   # The plugin with Model Garden's inference mask path: on random weights the
   # plugin's own row, whose detections are unlike a trained model's.
   sides["plugin padded masks"] = _plugin_side("plugin padded masks", setting, strategy, train=False,
-                                              skip_padded_masks=False)
+                                              bindings=[f"{BUILD}.skip_padded_masks = False"])
   train_candidates = []
   infer_names = ["plugin", "plugin padded masks", "Model Garden"]
   if args.candidates:
+    # Each kept speed-up switched off alone, then the ones not kept.
+    sides["plugin MG NMS"] = _plugin_side("plugin MG NMS", setting, strategy,
+                                          bindings=MODEL_GARDEN_NMS)
+    train_candidates.append("plugin MG NMS")
+    infer_names.append("plugin MG NMS")
+    if setting.model == "r50":  # The shapes config has no synchronized batch norm.
+      sides["plugin SyncBN"] = _plugin_side("plugin SyncBN", setting, strategy,
+                                            bindings=[f"{BUILD}.sync_bn_on_one_replica = True"])
+      train_candidates.append("plugin SyncBN")
     sides["plugin bf16"] = _plugin_side("plugin bf16", setting, strategy, policy="mixed_bfloat16")
     sides["plugin XLA"] = _plugin_side("plugin XLA", setting, strategy, jit_compile=True)
-    train_candidates = ["plugin bf16", "plugin XLA"]
+    train_candidates += ["plugin bf16", "plugin XLA"]
     infer_names.append("plugin bf16")
 
   # Training: a warm-up window per side (tracing, pipeline start), then rounds.
@@ -372,8 +401,9 @@ def _table(results: List[Dict]) -> str:
           f"{infer['plugin padded masks']:.2f}", f"{mg_infer:.2f}")
       add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
           f"{infer['plugin']:.2f}", f"{mg_infer:.2f}")
-    if "plugin bf16" in infer:
-      add("inference images/s, plugin bf16", f"{infer['plugin bf16']:.2f}", f"{mg_infer:.2f}")
+    for side in ("plugin MG NMS", "plugin bf16"):
+      if side in infer:
+        add(f"inference images/s, {side}", f"{infer[side]:.2f}", f"{mg_infer:.2f}")
     for side, ap in result.get("ap", {}).items():
       if side != "Model Garden":
         mg_ap = result["ap"]["Model Garden"]
