@@ -127,8 +127,9 @@ def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = T
   with gin.unlock_config():
     gin.parse_config([f"{scope}/{binding}" for binding in bindings])
   inputs = plugin_inputs()
-  with gin.config_scope(scope), strategy.scope():
-    model = build_maskrcnn()
+  with strategy.scope():
+    with gin.config_scope(scope):  # Not around the trainer: its input pipeline has scope 'train'.
+      model = build_maskrcnn()
     trainer = None
     if train:
       global_step = orbit.utils.create_global_step()
