@@ -374,6 +374,11 @@ def _run_worker(kind: str, setting: str, args, side: str = "") -> Dict:
   return result
 
 
+def _figure(value: float) -> str:
+  """Three significant digits (0.242, 13.5, 632)."""
+  return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
 def _table(results: List[Dict]) -> str:
   """Markdown table: one line per setting and figure, with the ratio plugin/Model Garden."""
   lines = ["| setting | figure | plugin | Model Garden | plugin / MG |",
@@ -383,28 +388,30 @@ def _table(results: List[Dict]) -> str:
     train = {side: _median(rates) for side, rates in result["train"].items()}
     infer = {side: _median(rates) for side, rates in result["infer"].items()}
     mg_train, mg_infer = train["Model Garden"], infer["Model Garden"]
-    add = lambda figure, ours, theirs, ratio=True: lines.append(
-        f"| {name} | {figure} | {ours} | {theirs} | "
-        f"{(float(ours) / float(theirs)):.2f} |" if ratio else
-        f"| {name} | {figure} | {ours} | {theirs} | |")
-    add("training images/s", f"{train['plugin']:.2f}", f"{mg_train:.2f}")
+
+    def add(figure: str, ours: float, theirs: float) -> None:
+      # The ratio of the unrounded figures.
+      lines.append(f"| {name} | {figure} | {_figure(ours)} | {_figure(theirs)} | "
+                   f"{ours / theirs:.2f} |")
+
+    add("training images/s", train["plugin"], mg_train)
     for side in train:
       if side not in ("plugin", "Model Garden"):
-        add(f"training images/s, {side}", f"{train[side]:.2f}", f"{mg_train:.2f}")
+        add(f"training images/s, {side}", train[side], mg_train)
     weights = ("trained weights" if result["trained_weights"] else
                f"RANDOM weights, {result['detections_per_image']:.1f} detections/image")
     if result["trained_weights"]:
-      add(f"inference images/s ({weights})", f"{infer['plugin']:.2f}", f"{mg_infer:.2f}")
+      add(f"inference images/s ({weights})", infer["plugin"], mg_infer)
       add("inference images/s, plugin padded masks (Model Garden's mask path)",
-          f"{infer['plugin padded masks']:.2f}", f"{mg_infer:.2f}")
+          infer["plugin padded masks"], mg_infer)
     else:
       add(f"inference images/s ({weights}; plugin with padded masks)",
-          f"{infer['plugin padded masks']:.2f}", f"{mg_infer:.2f}")
+          infer["plugin padded masks"], mg_infer)
       add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
-          f"{infer['plugin']:.2f}", f"{mg_infer:.2f}")
+          infer["plugin"], mg_infer)
     for side in ("plugin MG NMS", "plugin bf16"):
       if side in infer:
-        add(f"inference images/s, {side}", f"{infer[side]:.2f}", f"{mg_infer:.2f}")
+        add(f"inference images/s, {side}", infer[side], mg_infer)
     for side, ap in result.get("ap", {}).items():
       if side != "Model Garden":
         mg_ap = result["ap"]["Model Garden"]
@@ -412,13 +419,12 @@ def _table(results: List[Dict]) -> str:
                      f"{ap['box_AP']:.4f} | {mg_ap['mask_AP']:.4f} / {mg_ap['box_AP']:.4f} | "
                      f"{ap['mask_AP'] - mg_ap['mask_AP']:+.4f} (mask AP difference) |")
     memory = result["memory"]
-    add("input pipeline images/s", f"{memory['plugin']['pipeline']:.1f}",
-        f"{memory['Model Garden']['pipeline']:.1f}")
+    add("input pipeline images/s", memory["plugin"]["pipeline"],
+        memory["Model Garden"]["pipeline"])
     lines.append(f"| {name} | input pipeline / training consumption | "
-                 f"{memory['plugin']['pipeline'] / train['plugin']:.1f}x | "
-                 f"{memory['Model Garden']['pipeline'] / mg_train:.1f}x | |")
-    add("peak RSS MiB", f"{memory['plugin']['peak_rss_mib']:.0f}",
-        f"{memory['Model Garden']['peak_rss_mib']:.0f}")
+                 f"{memory['plugin']['pipeline'] / train['plugin']:.0f}x | "
+                 f"{memory['Model Garden']['pipeline'] / mg_train:.0f}x | |")
+    add("peak RSS MiB", memory["plugin"]["peak_rss_mib"], memory["Model Garden"]["peak_rss_mib"])
   return "\n".join(lines)
 
 
@@ -436,6 +442,8 @@ def main() -> None:
                       help="The trained shapes demo's model_dir (`make demo`).")
   parser.add_argument("--json", help="Also write the raw figures to this file.")
   parser.add_argument("--verbose", action="store_true", help="Show the workers' full logs.")
+  parser.add_argument("--table", metavar="JSON",
+                      help="Print the table of an earlier run's --json file and exit.")
   parser.add_argument("--_worker", choices=["timing", "memory"], help=argparse.SUPPRESS)
   parser.add_argument("--_side", dest="side", help=argparse.SUPPRESS)
   parser.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
@@ -446,6 +454,11 @@ def main() -> None:
     worker = timing_worker if args._worker == "timing" else memory_worker  # pylint: disable=protected-access
     with open(args.output, "w", encoding="utf-8") as file:
       json.dump(worker(args), file)
+    return
+
+  if args.table:
+    with open(args.table, encoding="utf-8") as file:
+      print(_table(json.load(file)))
     return
 
   names = args.settings.split(",")
