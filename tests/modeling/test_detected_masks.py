@@ -50,11 +50,14 @@ def _set_score_threshold(models, threshold):
     model.detection_generator._config_dict["pre_nms_score_threshold"] = threshold  # pylint: disable=protected-access
 
 
-def _threshold_for_varied_counts(theirs, images):
-  """A score threshold that keeps a different number of detections per image."""
-  scores = theirs(images, image_shape=tf.constant([[SIZE, SIZE]] * 3, tf.float32),
-                  training=False)["detection_scores"].numpy()
-  return float(np.median(scores[0]))
+def _thresholds(models, images):
+  """Score thresholds: one that keeps a different number of detections per
+  image, one with which one image fills every slot and another does not."""
+  _set_score_threshold(models, 0.0)
+  scores = models[1](images, image_shape=tf.constant([[SIZE, SIZE]] * 3, tf.float32),
+                     training=False)["detection_scores"].numpy()
+  lowest = np.sort(scores.min(axis=1))
+  return float(np.median(scores[0])), float(lowest[-1] - 0.5 * (lowest[-1] - lowest[-2]))
 
 
 def _assert_same_kept_detections(actual, expected):
@@ -79,8 +82,9 @@ def test_the_option_selects_the_model_class(models):
 def test_same_kept_detections_with_varied_and_zero_counts(models, images, compiled):
   ours, theirs = models
   image_shape = tf.constant([[SIZE, SIZE], [SIZE, 48], [48, SIZE]], tf.float32)
-  threshold = _threshold_for_varied_counts(theirs, images)
-  for score_threshold in (threshold, 1.1):  # varied counts, then no detections at all
+  varied, one_full = _thresholds(models, images)
+  slots = theirs.detection_generator.get_config()["max_num_detections"]
+  for score_threshold in (varied, one_full, 1.1):  # then no detections at all
     _set_score_threshold(models, score_threshold)
     run = [(lambda x, s, m=m: m(x, image_shape=s, training=False)) for m in models]
     if compiled:
@@ -89,8 +93,10 @@ def test_same_kept_detections_with_varied_and_zero_counts(models, images, compil
     counts = np.asarray(expected["num_detections"])
     if score_threshold > 1:
       assert not counts.any()
-    else:  # The case this test is for: kept and padded slots in every image.
-      assert 0 < counts.min() < counts.max() < expected["detection_boxes"].shape[1]
+    elif score_threshold == one_full:  # k = max_num_detections: nothing to skip.
+      assert counts.min() < counts.max() == slots
+    else:  # The skipping path: kept and padded slots in every image.
+      assert 0 < counts.min() < counts.max() < slots
     _assert_same_kept_detections(actual, expected)
   _set_score_threshold(models, 0.05)
 
