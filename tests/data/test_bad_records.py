@@ -6,6 +6,7 @@ import gin
 import pytest
 import tensorflow as tf
 
+from bad_record_files import eval_pipeline, write_records
 from maskrcnn_plugin.dataloaders import input_pipeline, validation
 from maskrcnn_plugin.errors import UserError
 
@@ -50,25 +51,12 @@ REASONS = {
 }
 
 
-def _write(path, examples):
-  with tf.io.TFRecordWriter(str(path)) as writer:
-    for example in examples:
-      writer.write(example.SerializeToString())
-  return str(path)
-
-
-def _eval_pipeline(pattern, **kwargs):
-  gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
-  return input_pipeline(file_pattern=pattern, is_training=False, global_batch_size=1,
-                        num_classes=4, deterministic=True, **kwargs)
-
-
 @pytest.mark.parametrize("kind", sorted(REASONS))
 def test_a_bad_record_is_an_error_naming_file_and_index(shapes_dir, tmp_path, kind):
   good = _good_example(shapes_dir)
-  path = _write(tmp_path / "bad.tfrecord", [good, good, _break(good, kind), good])
+  path = write_records(tmp_path / "bad.tfrecord", [good, good, _break(good, kind), good])
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
-    list(_eval_pipeline(path))
+    list(eval_pipeline(path))
   message = str(error.value)
   assert f"Bad record {path} #2: " in message
   assert re.search(REASONS[kind], message), message
@@ -86,9 +74,9 @@ def test_other_errors_are_not_taken_for_bad_records():
 def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
   good = _good_example(shapes_dir)
   examples = [good] + [_break(good, kind) for kind in sorted(REASONS)] + [good]
-  path = _write(tmp_path / "bad.tfrecord", examples)
+  path = write_records(tmp_path / "bad.tfrecord", examples)
   validation.reset_skipped_record_counts()
-  batches = list(_eval_pipeline(path, bad_records="skip"))
+  batches = list(eval_pipeline(path, bad_records="skip"))
   assert len(batches) == 2  # the two good records
   assert validation.skipped_record_counts() == {
       "box outside image": 1, "class id outside label range": 1, "mask/box count mismatch": 1,
@@ -99,20 +87,20 @@ def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
 
 def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tmp_path):
   good = _good_example(shapes_dir)
-  path = _write(tmp_path / "cut.tfrecord", [good, good, good])
+  path = write_records(tmp_path / "cut.tfrecord", [good, good, good])
   data = open(path, "rb").read()
   with open(path, "wb") as f:
     f.write(data[:-40])
   with pytest.raises(UserError, match=f"Bad record {path} #2: the TFRecord file is truncated"):
-    _eval_pipeline(path)
+    eval_pipeline(path)
   validation.reset_skipped_record_counts()
-  assert len(list(_eval_pipeline(path, bad_records="skip"))) == 2
+  assert len(list(eval_pipeline(path, bad_records="skip"))) == 2
   assert validation.skipped_record_counts() == {"truncated file": 1}
 
 
 def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
   good = _good_example(shapes_dir)
-  path = _write(tmp_path / "bad.tfrecord", [_break(good, "class range"), good, good])
+  path = write_records(tmp_path / "bad.tfrecord", [_break(good, "class range"), good, good])
   gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
   validation.reset_skipped_record_counts()
   dataset = input_pipeline(file_pattern=path, global_batch_size=2, num_classes=4,

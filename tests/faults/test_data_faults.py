@@ -9,12 +9,12 @@ faults met by `maskrcnn train` through the real CLI (the training loop itself
 is replaced by one pass over the configured training input, to keep them fast).
 """
 
-import gin
 import pytest
 import tensorflow as tf
 
 from maskrcnn_plugin import training
-from maskrcnn_plugin.dataloaders import input_pipeline, validation
+from bad_record_files import eval_pipeline, write_records
+from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training import experiment
 
@@ -36,19 +36,6 @@ def _corrupt_inside(example, key):
   return bad
 
 
-def _write(path, examples):
-  with tf.io.TFRecordWriter(str(path)) as writer:
-    for example in examples:
-      writer.write(example.SerializeToString())
-  return str(path)
-
-
-def _eval_batches(pattern, **kwargs):
-  gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
-  return list(input_pipeline(file_pattern=pattern, is_training=False, global_batch_size=1,
-                             num_classes=4, deterministic=True, **kwargs))
-
-
 @pytest.fixture
 def corrupt_file(shapes_dir, tmp_path):
   """Four records; #2 has an image that passes the header checks but cannot be decoded."""
@@ -56,12 +43,12 @@ def corrupt_file(shapes_dir, tmp_path):
   bad = _corrupt_inside(good[1], "image/encoded")
   assert validation.record_problem(  # the cheap checks do not see it
       validation.summarize_tf_example(tf.constant(bad.SerializeToString())), 4).numpy() == b""
-  return _write(tmp_path / "corrupt.tfrecord", [good[0], good[2], bad, good[3]])
+  return write_records(tmp_path / "corrupt.tfrecord", [good[0], good[2], bad, good[3]])
 
 
 def test_corrupt_image_data_is_a_bad_record_naming_file_and_index(corrupt_file):
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
-    _eval_batches(corrupt_file)
+    list(eval_pipeline(corrupt_file))
   message = str(validation.bad_record_error(error.value))
   assert message.startswith(f"Bad record {corrupt_file} #2: the record could not be decoded")
   assert "bad_records to the string skip" in message
@@ -69,17 +56,17 @@ def test_corrupt_image_data_is_a_bad_record_naming_file_and_index(corrupt_file):
 
 def test_corrupt_image_data_is_skipped_and_counted(corrupt_file, caplog):
   validation.reset_skipped_record_counts()
-  assert len(_eval_batches(corrupt_file, bad_records="skip")) == 3
+  assert len(list(eval_pipeline(corrupt_file, bad_records="skip"))) == 3
   assert validation.skipped_record_counts() == {"undecodable record": 1}
   assert f"Skipping Bad record {corrupt_file} #2: the record could not be decoded" in caplog.text
 
 
 def test_corrupt_mask_data_is_a_bad_record(shapes_dir, tmp_path):
   good = _examples(shapes_dir)
-  path = _write(tmp_path / "mask.tfrecord",
+  path = write_records(tmp_path / "mask.tfrecord",
                 [good[0], _corrupt_inside(good[1], "image/object/mask")])
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
-    _eval_batches(path)
+    list(eval_pipeline(path))
   assert f"Bad record {path} #1: the record could not be decoded" in str(error.value)
 
 
