@@ -12,13 +12,12 @@ from maskrcnn_plugin.modeling import build_from_gin
 from maskrcnn_plugin.modeling.detected_masks import DetectedMasksMaskRCNNModel
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 from maskrcnn_plugin.serving.export import export_saved_model
+from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE
 from official.vision.modeling.maskrcnn_model import MaskRCNNModel
 
-SIZE = 64
-# A tiny shapes model: 64 px, 16-filter FPN and heads, 10 detections.
-TINY = (f"IMAGE_SIZE = [{SIZE}, {SIZE}]", "decoders.fpn.num_filters = 16",
-        "rpn_heads.rpn_head.num_filters = 16", "detection_heads.detection_head.fc_dims = 32",
-        "mask_heads.mask_head.num_filters = 16", "mask_heads.mask_head.num_convs = 2",
+SIZE = TINY_SHAPES_SIZE
+# The tiny shapes model with 40 proposals and 10 detections.
+TINY = (*TINY_SHAPES, "mask_heads.mask_head.num_convs = 2",
         "roi_generators.multilevel_roi_generator.test_num_proposals = 40",
         "detection_generators.detection_generator.max_num_detections = 10")
 

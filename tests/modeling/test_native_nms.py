@@ -10,11 +10,12 @@ from official.vision.ops import nms as mg_nms
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.modeling import build_from_gin, native_nms, roi_layers
+from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE
 
 # Model Garden's layer internals differ between the TF 2.14 and 2.20 lines: both run these.
 pytestmark = pytest.mark.smoke
 
-SIZE = 64
+SIZE = TINY_SHAPES_SIZE
 
 
 def _clustered_boxes(rng, batch, count, size=SIZE):
@@ -109,9 +110,7 @@ def test_detection_generator_equals_model_garden(bbox_per_class):
 
 def _tiny_model(nms_kernel):
   parse_gin(["maskrcnn_shapes_r18_cpu"], [
-      f"IMAGE_SIZE = [{SIZE}, {SIZE}]", "decoders.fpn.num_filters = 16",
-      "rpn_heads.rpn_head.num_filters = 16", "detection_heads.detection_head.fc_dims = 32",
-      "mask_heads.mask_head.num_filters = 16", "mask_heads.mask_head.num_convs = 1",
+      *TINY_SHAPES, "mask_heads.mask_head.num_convs = 1",
       "detection_generators.detection_generator.pre_nms_score_threshold = 0.2",
       f"roi_generators.multilevel_roi_generator.nms_kernel = '{nms_kernel}'",
       f"detection_generators.detection_generator.nms_kernel = '{nms_kernel}'"])

@@ -11,11 +11,9 @@ import tensorflow as tf
 
 from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.modeling import build_from_gin
+from modeling_fixtures import TINY_SHAPES
 
-SIZE = 64
-TINY = (f"IMAGE_SIZE = [{SIZE}, {SIZE}]", "decoders.fpn.num_filters = 16",
-        "rpn_heads.rpn_head.num_filters = 16", "detection_heads.detection_head.fc_dims = 32",
-        "mask_heads.mask_head.num_filters = 16", "mask_heads.mask_head.num_convs = 1",
+TINY = (*TINY_SHAPES, "mask_heads.mask_head.num_convs = 1",
         "maskrcnn.build_maskrcnn.use_sync_bn = True")
 
 
