@@ -6,7 +6,9 @@
 
 Needs the shapes dataset (--data_dir, default data/shapes) and the trained
 shapes demo (--checkpoint, default runs/shapes_r18_cpu): `make demo` writes
-both. Each setting (twins.SETTINGS) is built twice, once from the plugin's
+both. The R50 settings run inference on weights trained on the shapes data
+(256 px, R50_TRAIN_STEPS steps in mixed_bfloat16 with `maskrcnn train`),
+trained once and cached in --r50_dir (default runs/bench_r50/<setting>). Each setting (twins.SETTINGS) is built twice, once from the plugin's
 gin config (maskrcnn_shapes_r18_cpu / maskrcnn_r50_fpn_coco with bindings) and
 once through Model Garden's `maskrcnn_resnetfpn_coco` experiment and
 `MaskRCNNTask` with the same overrides; the script checks both have the same
@@ -18,26 +20,30 @@ weights in the same order. For each it measures, in float32 on the CPU:
   alternate, so load from other processes hits both alike; the median window.
 - inference images/s: the model in inference mode on the shapes validation
   images (preprocessed once, the same batches for both), windows alternating
-  as above. shapes_2fc runs on the demo's trained weights (copied into Model
-  Garden's model) and also reports both sides' COCO mask and box AP on the 200
-  validation images. The other settings have no trained checkpoint: they run
-  on random weights, flagged 'random' in the table, which makes detections and
-  hence the mask head's work unlike a real model's; the plugin then runs with
-  skip_padded_masks = False (Model Garden's padded mask path), so their ratio
-  measures the other speed-ups, not the kept-detections one.
+  as above. shapes_2fc runs on the demo's trained weights and the R50
+  settings on their cached trained weights (copied into Model Garden's model);
+  these report both sides' COCO mask and box AP on the 200 validation images.
+  shapes_4conv has no trained checkpoint: it runs on random weights, flagged
+  'random' in the table, which makes detections and hence the mask head's
+  work unlike a real model's; the plugin then runs with skip_padded_masks =
+  False (Model Garden's padded mask path), so its ratio measures the other
+  speed-ups, not the kept-detections one.
 - input-pipeline images/s: each side's training tf.data pipeline alone.
 - peak resident memory: a separate process per side that builds the model,
   runs two training steps and two inference batches (ru_maxrss).
 
 The plugin runs with its defaults, which include its speed-ups: the mask head
-on kept detections only (skip_padded_masks), NMS on TensorFlow's kernel
+trained on foreground ROIs only (foreground_mask_training) and run on kept
+detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
 (nms_kernel = 'native') and, with one replica, fused instead of synchronized
-batch norm. With --candidates, each is also switched off alone in the same
-windows ('plugin MG NMS', 'plugin SyncBN' on the R50 settings, 'plugin padded
-masks' is always measured), and the speed-ups not kept are measured too:
-mixed_bfloat16 (training and inference), XLA (training) and one step per
-compiled loop. The load average is printed with each phase; figures are
-medians.
+batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
+float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
+on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
+switched off alone in the same windows ('plugin padded mask training',
+'plugin MG NMS', 'plugin SyncBN' on the R50 settings; 'plugin padded masks' is
+always measured at inference), and the speed-ups not kept are measured too:
+XLA (training) and one step per compiled loop. The load average is printed
+with each phase; figures are medians.
 """
 
 import argparse
@@ -64,6 +70,22 @@ WINDOWS = {
 
 
 BUILD = "maskrcnn.build_maskrcnn"
+# Training of the cached R50 weights: the shapes schedule (warmup, cosine decay),
+# its learning rate scaled from batch 8 to the R50 settings' batch 2.
+R50_TRAIN_STEPS = 400
+R50_TRAINING = (
+    f"TRAIN_STEPS = {R50_TRAIN_STEPS}",
+    "schedule.steps_per_loop = 50", "schedule.summary_interval = 50",
+    "schedule.checkpoint_interval = %TRAIN_STEPS", "schedule.eval_interval = None",
+    "runtime.mixed_precision = 'mixed_bfloat16'",
+    f"optimization.build_optimizer.global_clipnorm = {twins.SHAPES_CLIPNORM}",
+    "lr_schedules.linear_warmup.schedule = @lr_schedules.cosine()",
+    f"lr_schedules.linear_warmup.warmup_steps = {twins.SHAPES_WARMUP_STEPS}",
+    f"lr_schedules.linear_warmup.warmup_learning_rate = {twins.SHAPES_WARMUP_LR / 4}",
+    f"lr_schedules.cosine.initial_learning_rate = {twins.SHAPES_LR / 4}",
+    "lr_schedules.cosine.decay_steps = %TRAIN_STEPS",
+    "parsers.maskrcnn.aug_scale_min = 1.0", "parsers.maskrcnn.aug_scale_max = 1.0",
+)
 # Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
@@ -165,6 +187,28 @@ def _parse_plugin_gin(setting: twins.Setting, data_dir: str) -> None:
   parse_gin(files, params)
 
 
+def _checkpoint_dir(setting: twins.Setting, args) -> Optional[str]:
+  """The model_dir of `setting`'s trained weights: the demo's, the cached R50 ones, or None."""
+  if setting.uses_demo_checkpoint:
+    return args.checkpoint
+  if setting.model == "r50":
+    return os.path.join(args.r50_dir, setting.name)
+  return None
+
+
+def train_worker(args) -> Dict:
+  """Trains the R50 setting's cached weights with `maskrcnn train` (see R50_TRAINING)."""
+  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin import training
+  from maskrcnn_plugin.gin_config import parse_gin
+  setting = twins.SETTINGS[args.settings]
+  files, params = twins.plugin_gin(setting, args.data_dir, extra=R50_TRAINING)
+  parse_gin(files, params)
+  started = time.perf_counter()
+  result = training.run(_checkpoint_dir(setting, args), "train")
+  return {"steps": result.step, "seconds": time.perf_counter() - started}
+
+
 def _eval_batches(limit: Optional[int]):
   """The plugin's eval pipeline (validation records), preprocessed once: [(images, labels)]."""
   import gin  # pylint: disable=import-outside-toplevel
@@ -216,9 +260,12 @@ def timing_worker(args) -> Dict:
   log = lambda line: print(line, file=sys.stderr, flush=True)
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
   _parse_plugin_gin(setting, args.data_dir)
-  trained = setting.uses_demo_checkpoint
+  checkpoint_dir = _checkpoint_dir(setting, args)
+  trained = checkpoint_dir is not None
   log(f"[{setting.name}] building ({_load()})")
   sides = {"plugin": _plugin_side("plugin", setting, strategy),
+           "plugin bf16": _plugin_side("plugin bf16", setting, strategy,
+                                       policy="mixed_bfloat16"),
            "Model Garden": _model_garden_side(setting, args.data_dir, strategy)}
   parameters = twins.assert_same_architecture(sides["plugin"].model, sides["Model Garden"].model)
   # The plugin with Model Garden's inference mask path: on random weights the
@@ -226,9 +273,13 @@ def timing_worker(args) -> Dict:
   sides["plugin padded masks"] = _plugin_side("plugin padded masks", setting, strategy, train=False,
                                               bindings=[f"{BUILD}.skip_padded_masks = False"])
   train_candidates = []
-  infer_names = ["plugin", "plugin padded masks", "Model Garden"]
+  infer_names = ["plugin", "plugin bf16", "plugin padded masks", "Model Garden"]
   if args.candidates:
     # Each kept speed-up switched off alone, then the ones not kept.
+    sides["plugin padded mask training"] = _plugin_side(
+        "plugin padded mask training", setting, strategy,
+        bindings=[f"{BUILD}.foreground_mask_training = False"])
+    train_candidates.append("plugin padded mask training")
     sides["plugin MG NMS"] = _plugin_side("plugin MG NMS", setting, strategy,
                                           bindings=MODEL_GARDEN_NMS)
     train_candidates.append("plugin MG NMS")
@@ -237,14 +288,12 @@ def timing_worker(args) -> Dict:
       sides["plugin SyncBN"] = _plugin_side("plugin SyncBN", setting, strategy,
                                             bindings=[f"{BUILD}.sync_bn_on_one_replica = True"])
       train_candidates.append("plugin SyncBN")
-    sides["plugin bf16"] = _plugin_side("plugin bf16", setting, strategy, policy="mixed_bfloat16")
     sides["plugin XLA"] = _plugin_side("plugin XLA", setting, strategy, jit_compile=True)
-    train_candidates += ["plugin bf16", "plugin XLA"]
-    infer_names.append("plugin bf16")
+    train_candidates.append("plugin XLA")
 
   # Training: a warm-up window per side (tracing, pipeline start), then rounds.
   steps = plan["train_steps"]
-  train_names = ["plugin", "Model Garden", *train_candidates]
+  train_names = ["plugin", "plugin bf16", "Model Garden", *train_candidates]
   log(f"[{setting.name}] training warm-up ({_load()})")
   for name in train_names:
     sides[name].train_window(steps)
@@ -266,7 +315,7 @@ def timing_worker(args) -> Dict:
   limit = None if trained else plan["infer_batches"] * plan["infer_windows"]
   batches = _eval_batches(limit)
   if trained:
-    checkpoint = tf.train.latest_checkpoint(args.checkpoint)
+    checkpoint = tf.train.latest_checkpoint(checkpoint_dir)
     status = tf.train.Checkpoint(model=sides["plugin"].model).restore(checkpoint)
     status.expect_partial().assert_existing_objects_matched()
     log(f"[{setting.name}] restored {checkpoint}")
@@ -352,7 +401,7 @@ def _run_worker(kind: str, setting: str, args, side: str = "") -> Dict:
     output = handle.name
   command = [sys.executable, os.path.abspath(__file__), f"--_worker={kind}", f"--_output={output}",
              f"--settings={setting}", f"--data_dir={args.data_dir}",
-             f"--checkpoint={args.checkpoint}"]
+             f"--checkpoint={args.checkpoint}", f"--r50_dir={args.r50_dir}"]
   command += [f"--_side={side}"] if side else []
   command += ["--quick"] if args.quick else []
   command += ["--candidates"] if args.candidates else []
@@ -398,8 +447,8 @@ def _table(results: List[Dict]) -> str:
     for side in train:
       if side not in ("plugin", "Model Garden"):
         add(f"training images/s, {side}", train[side], mg_train)
-    weights = ("trained weights" if result["trained_weights"] else
-               f"RANDOM weights, {result['detections_per_image']:.1f} detections/image")
+    weights = (f"{'trained' if result['trained_weights'] else 'RANDOM'} weights, "
+               f"{result['detections_per_image']:.1f} detections/image")
     if result["trained_weights"]:
       add(f"inference images/s ({weights})", infer["plugin"], mg_infer)
       add("inference images/s, plugin padded masks (Model Garden's mask path)",
@@ -444,14 +493,17 @@ def main() -> None:
   parser.add_argument("--verbose", action="store_true", help="Show the workers' full logs.")
   parser.add_argument("--table", metavar="JSON",
                       help="Print the table of an earlier run's --json file and exit.")
-  parser.add_argument("--_worker", choices=["timing", "memory"], help=argparse.SUPPRESS)
+  parser.add_argument("--r50_dir", default="runs/bench_r50",
+                      help="Cache of the R50 settings' trained weights (trained when missing).")
+  parser.add_argument("--_worker", choices=["timing", "memory", "train"], help=argparse.SUPPRESS)
   parser.add_argument("--_side", dest="side", help=argparse.SUPPRESS)
   parser.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
   args = parser.parse_args()
 
   if args._worker:  # pylint: disable=protected-access
     import maskrcnn_plugin  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-    worker = timing_worker if args._worker == "timing" else memory_worker  # pylint: disable=protected-access
+    worker = {"timing": timing_worker, "memory": memory_worker,
+              "train": train_worker}[args._worker]  # pylint: disable=protected-access
     with open(args.output, "w", encoding="utf-8") as file:
       json.dump(worker(args), file)
     return
@@ -478,6 +530,12 @@ def main() -> None:
   print(f"Machine: {os.cpu_count()} CPUs; {_load()}", flush=True)
   results = []
   for index, name in enumerate(names):
+    cached = _checkpoint_dir(twins.SETTINGS[name], args)
+    if cached and not glob.glob(os.path.join(cached, "ckpt-*.index")):
+      print(f"[{name}] training the cached weights in {cached} ({R50_TRAIN_STEPS} steps)",
+            flush=True)
+      trained = _run_worker("train", name, args)
+      print(f"[{name}] trained {trained['steps']} steps in {trained['seconds']:.0f} s", flush=True)
     result = _run_worker("timing", name, args)
     order = ["plugin", "Model Garden"] if index % 2 == 0 else ["Model Garden", "plugin"]
     result["memory"] = {side: _run_worker("memory", name, args,

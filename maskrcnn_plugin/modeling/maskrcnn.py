@@ -29,18 +29,21 @@ from absl import logging
 import gin
 import gin.config
 import tensorflow as tf
-from official.vision.modeling import maskrcnn_model
 
 from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import ContractError, GinConfigError, UserError
 from maskrcnn_plugin.gin_config import explain_gin_error
 from maskrcnn_plugin.keras_setup import model_garden_keras
-from maskrcnn_plugin.modeling import (backbones, contract, decoders, detected_masks, heads,
-                                     roi_layers)
+from maskrcnn_plugin.modeling import backbones, contract, decoders, heads, roi_layers
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
+from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel
+from maskrcnn_plugin.modeling.precision import float32_policy
 from registry import Registry
 
 _SELECTOR = "maskrcnn.build_maskrcnn"
+# Parts that compute boxes, targets and NMS: built to compute in float32
+# under a mixed precision policy (`precision.py`).
+_FLOAT32_ROLES = ("roi_generator", "roi_sampler", "detection_generator", "mask_sampler")
 
 
 @gin.configurable(module="maskrcnn")
@@ -69,6 +72,7 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    cascade_iou_thresholds: Sequence[float] = (),
                    cascade_class_ensemble: bool = False,
                    outer_boxes_scale: float = 1.0,
+                   foreground_mask_training: bool = True,
                    skip_padded_masks: bool = True):
   """Builds Model Garden's MaskRCNNModel from named parts; the model is built.
 
@@ -121,15 +125,26 @@ def build_maskrcnn(num_classes: Optional[int] = None,
       (e.g. [0.6, 0.7]); needs class_agnostic_bbox_pred in the box head.
     cascade_class_ensemble: Average class scores over the cascade stages.
     outer_boxes_scale: Scale (>= 1) of the boxes the mask head sees.
+    foreground_mask_training: In training, run the mask ROI align, the
+      mask-target crop and the mask head on the batch's foreground ROIs only
+      (`foreground_masks.py`); False runs them on all num_sampled_masks slots
+      of every image, as Model Garden does. The mask loss is Model Garden's;
+      with batch norm in the mask head its statistics come from foreground
+      ROIs only. `runtime.jit_compile` (XLA needs static shapes) trains on
+      the padded slots.
     skip_padded_masks: At inference, run the mask head only on the kept
       detections (the first max-over-the-batch `num_detections` boxes) and
       give zero masks to the padded slots (`detected_masks.py`); False runs
       it on all `max_num_detections` boxes, as Model Garden does. Boxes,
       classes, scores and the masks of kept detections are the same.
 
+  Under a mixed precision policy the backbone, decoder and heads compute in
+  the reduced type; the ROI generator, ROI samplers, detection generator and
+  mask sampler in float32, and mask logits are float32 (`precision.py`).
+
   Returns:
-    A built `official.vision.modeling.maskrcnn_model.MaskRCNNModel` (its
-    subclass `DetectedMasksMaskRCNNModel` if skip_padded_masks).
+    A built `maskrcnn_model.MaskRCNNModel` (Model Garden's MaskRCNNModel with
+    the two mask switches).
 
   Raises:
     GinConfigError: a missing or wrong value, naming its gin binding.
@@ -141,7 +156,9 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    sync_bn_on_one_replica=sync_bn_on_one_replica, norm_momentum=norm_momentum,
                    norm_epsilon=norm_epsilon, l2_weight_decay=l2_weight_decay,
                    include_mask=include_mask, cascade_iou_thresholds=cascade_iou_thresholds,
-                   outer_boxes_scale=outer_boxes_scale, skip_padded_masks=skip_padded_masks)
+                   outer_boxes_scale=outer_boxes_scale,
+                   foreground_mask_training=foreground_mask_training,
+                   skip_padded_masks=skip_padded_masks)
   keras = model_garden_keras()
   height, width = (int(side) for side in image_size)
   levels = {"min_level": anchors.min_level, "max_level": anchors.max_level}
@@ -220,9 +237,7 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                                     context={"mask_target_size": mask_target_size}),
     }
 
-  model_class = (detected_masks.DetectedMasksMaskRCNNModel if skip_padded_masks
-                 else maskrcnn_model.MaskRCNNModel)
-  model = model_class(
+  model = MaskRCNNModel(
       backbone=backbone_model,
       decoder=decoder_model,
       rpn_head=rpn_head_layer,
@@ -238,6 +253,8 @@ def build_maskrcnn(num_classes: Optional[int] = None,
       aspect_ratios=list(anchors.aspect_ratios),
       anchor_size=anchors.anchor_size,
       outer_boxes_scale=outer_boxes_scale,
+      foreground_mask_training=foreground_mask_training,
+      skip_padded_masks=skip_padded_masks,
       **levels,
       **mask_parts)
   # Creates the variables with one inference pass on a zero image. Model Garden's
@@ -329,6 +346,9 @@ class _Parts:
     kwargs.update({key: v for key, v in (context or {}).items()
                    if key in parameters or (takes_any and key in required)})
     try:
+      if role in _FLOAT32_ROLES:
+        with float32_policy():
+          return value(**kwargs)
       return value(**kwargs)
     except UserError:
       raise
@@ -410,6 +430,7 @@ def _check_arguments(**values) -> None:
       "sync_bn_on_one_replica": (lambda v: isinstance(v, bool), "True or False"),
       "include_mask": (lambda v: isinstance(v, bool), "True or False"),
       "skip_padded_masks": (lambda v: isinstance(v, bool), "True or False"),
+      "foreground_mask_training": (lambda v: isinstance(v, bool), "True or False"),
       "norm_momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
       "norm_epsilon": (lambda v: is_number(v) and v > 0, "a positive number"),
       "l2_weight_decay": (lambda v: is_number(v) and v >= 0, "a number >= 0"),

@@ -27,6 +27,8 @@ from official.vision.modeling.layers import detection_generator as mg_detection_
 from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.ops import box_ops
 
+from maskrcnn_plugin.modeling.precision import Float32Arguments
+
 
 def sorted_nms_padded(scores: tf.Tensor, boxes: tf.Tensor, max_output_size: int,
                       iou_threshold: float) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -65,11 +67,11 @@ def sorted_nms_padded(scores: tf.Tensor, boxes: tf.Tensor, max_output_size: int,
                                         tf.TensorSpec([max_output_size, 4], tf.float32)))
 
 
-class NativeNMSROIGenerator(mg_roi_generator.MultilevelROIGenerator):
+class NativeNMSROIGenerator(Float32Arguments, mg_roi_generator.MultilevelROIGenerator):
   """Model Garden's `MultilevelROIGenerator` with `sorted_nms_padded` as its NMS.
 
   Same constructor, config and outputs: rois [batch, num_proposals, 4] and
-  scores [batch, num_proposals]. With `use_batched_nms` or an NMS threshold
+  scores [batch, num_proposals], decoded in float32 (`Float32Arguments`). With `use_batched_nms` or an NMS threshold
   of 0 it is Model Garden's layer (those paths already avoid the tiled NMS).
   """
 
@@ -112,10 +114,10 @@ class NativeNMSROIGenerator(mg_roi_generator.MultilevelROIGenerator):
                                k=min(roi_scores.get_shape().as_list()[1], num_proposals))
 
 
-class NativeNMSDetectionGenerator(mg_detection_generator.DetectionGenerator):
+class NativeNMSDetectionGenerator(Float32Arguments, mg_detection_generator.DetectionGenerator):
   """Model Garden's `DetectionGenerator` whose 'v2' NMS runs on `sorted_nms_padded`.
 
-  Same constructor, config and outputs. Only `nms_version = 'v2'` changes
+  Same constructor, config and outputs, decoded in float32 (`Float32Arguments`). Only `nms_version = 'v2'` changes
   (Model Garden's default); other versions are Model Garden's, as they already call the kernel
   ('v1', 'batched') or target other hardware.
   """

@@ -17,10 +17,19 @@ from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.modeling import native_nms
+from maskrcnn_plugin.modeling.precision import Float32Arguments
 from maskrcnn_plugin.registries import (DETECTION_GENERATORS, MASK_SAMPLERS, ROI_ALIGNERS,
                                         ROI_GENERATORS, ROI_SAMPLERS)
 
 NMS_KERNELS = ("native", "model_garden")
+
+
+class ModelGardenROIGenerator(Float32Arguments, mg_roi_generator.MultilevelROIGenerator):
+  """Model Garden's proposal generator, decoding in float32 (`precision.py`)."""
+
+
+class ModelGardenDetectionGenerator(Float32Arguments, mg_detection_generator.DetectionGenerator):
+  """Model Garden's detection generator, decoding in float32 (`precision.py`)."""
 
 
 def _check_nms_kernel(binding: str, nms_kernel: str) -> None:
@@ -70,7 +79,7 @@ def multilevel_roi_generator(*,
   """
   _check_nms_kernel("roi_generators.multilevel_roi_generator", nms_kernel)
   layer = (native_nms.NativeNMSROIGenerator if nms_kernel == "native"
-           else mg_roi_generator.MultilevelROIGenerator)
+           else ModelGardenROIGenerator)
   return layer(
       pre_nms_top_k=pre_nms_top_k,
       pre_nms_score_threshold=pre_nms_score_threshold,
@@ -195,7 +204,7 @@ def detection_generator(*,
   """
   _check_nms_kernel("detection_generators.detection_generator", nms_kernel)
   layer = (native_nms.NativeNMSDetectionGenerator if nms_kernel == "native"
-           else mg_detection_generator.DetectionGenerator)
+           else ModelGardenDetectionGenerator)
   return layer(
       apply_nms=apply_nms,
       pre_nms_top_k=pre_nms_top_k,

@@ -194,6 +194,9 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   config_str = gin.config_str()
   runtime = runtime_lib.Runtime()
   runtime_lib.configure_devices(runtime)
+  if runtime.mixed_precision == "auto":
+    printer(f"runtime.mixed_precision = 'auto': {runtime.policy} "
+            f"({runtime_lib.auto_precision()[1]}).")
   strategy = runtime_lib.make_strategy(runtime)
   schedule = Schedule()
   latest = tf.train.latest_checkpoint(model_dir)

@@ -2,7 +2,7 @@
 
     runtime.strategy = @strategies.mirrored       # the one binding to change (no '()')
     strategies.mirrored.devices = ['/gpu:0', '/gpu:1']   # optional parameters
-    runtime.mixed_precision = 'mixed_float16'     # 'float32' | 'mixed_float16' | 'mixed_bfloat16'
+    runtime.mixed_precision = 'auto'    # 'float32' | 'mixed_float16' | 'mixed_bfloat16' | 'auto'
     runtime.gpu_memory_growth = True
     runtime.jit_compile = False
 
@@ -14,18 +14,20 @@ Strategies (STRATEGIES registry, gin module `strategies`):
 """
 
 import dataclasses
+import functools
 import json
 import os
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 import gin
 import tensorflow as tf
 
+from maskrcnn_plugin import doctor
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.registries import STRATEGIES
 from official.common import distribute_utils
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
 
 @STRATEGIES.register("one_device")
@@ -103,7 +105,9 @@ class Runtime:
     strategy: A factory from STRATEGIES, e.g. `@strategies.mirrored` (without
       '()': the strategy is built after device set-up by `make_strategy`).
     mixed_precision: 'float32', 'mixed_float16' (GPU, with dynamic loss
-      scaling) or 'mixed_bfloat16' (TPU, recent CPUs).
+      scaling), 'mixed_bfloat16' (TPU, recent CPUs) or 'auto' (the fast
+      one of this machine, see `auto_precision`). Box math stays float32
+      under either mixed policy (`modeling/precision.py`).
     gpu_memory_growth: Allocate GPU memory as needed instead of all at once.
     jit_compile: Compile the train step with XLA. Off by default: measure first.
   """
@@ -117,13 +121,39 @@ class Runtime:
       raise UserError(f"runtime.mixed_precision must be one of {', '.join(PRECISIONS)}, got "
                       f"{self.mixed_precision!r}.")
 
+  @functools.cached_property
+  def policy(self) -> str:
+    """The Keras policy: mixed_precision, with 'auto' resolved on this machine."""
+    return auto_precision()[0] if self.mixed_precision == "auto" else self.mixed_precision
+
   @property
   def uses_loss_scaling(self) -> bool:
-    return self.mixed_precision == "mixed_float16"
+    return self.policy == "mixed_float16"
+
+
+def auto_precision() -> Tuple[str, str]:
+  """(policy, reason) of `runtime.mixed_precision = 'auto'` on this machine.
+
+  mixed_float16 (with loss scaling) when there are GPUs and all have compute
+  capability >= 7.0 (float16 Tensor Cores); mixed_bfloat16 on a machine
+  without GPUs whose CPU has bfloat16 instructions (AMX or AVX512_BF16, as
+  `maskrcnn doctor` reports); float32 otherwise.
+  """
+  gpus = tf.config.list_physical_devices("GPU")
+  if gpus:
+    capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability")
+                    for gpu in gpus]
+    if all(c and tuple(c) >= doctor.FAST_FLOAT16_COMPUTE_CAPABILITY for c in capabilities):
+      return "mixed_float16", "every GPU has compute capability >= 7.0"
+    return "float32", "a GPU has compute capability < 7.0 (no float16 Tensor Cores)"
+  flags = [flag for flag in doctor.BFLOAT16_CPU_FLAGS if flag in doctor.cpu_flags()]
+  if flags:
+    return "mixed_bfloat16", f"the CPU has {', '.join(flags)}"
+  return "float32", "no GPU, and the CPU has no bfloat16 instructions (AMX or AVX512_BF16)"
 
 
 def configure_devices(runtime: Runtime) -> None:
-  """GPU memory growth and the Keras precision policy; call before building models."""
+  """GPU memory growth and the Keras precision policy (`runtime.policy`); call before building models."""
   gpus = tf.config.list_physical_devices("GPU")
   if runtime.gpu_memory_growth:
     for gpu in gpus:
@@ -131,12 +161,12 @@ def configure_devices(runtime: Runtime) -> None:
         tf.config.experimental.set_memory_growth(gpu, True)
       except RuntimeError:  # Devices already initialized: growth is fixed by then.
         pass
-  if runtime.mixed_precision == "mixed_float16" and not gpus:
+  if runtime.policy == "mixed_float16" and not gpus:
     raise UserError("runtime.mixed_precision = 'mixed_float16' needs a GPU (float16 is slow "
                     "and unscaled elsewhere); use 'mixed_bfloat16' on CPU or TPU, or "
                     "'float32'.")
   from maskrcnn_plugin.keras_setup import model_garden_keras  # pylint: disable=import-outside-toplevel
-  model_garden_keras().mixed_precision.set_global_policy(runtime.mixed_precision)
+  model_garden_keras().mixed_precision.set_global_policy(runtime.policy)
 
 
 def make_strategy(runtime: Runtime) -> tf.distribute.Strategy:

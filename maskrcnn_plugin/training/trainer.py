@@ -4,14 +4,18 @@ Each step runs the model on one batch per replica, computes Model Garden's
 Mask R-CNN losses (`losses.maskrcnn`), adds the model's weight decay and
 applies the gradients. Per loop of `steps_per_loop` steps it returns the mean
 of every loss term, the learning rate, steps/s and images/s (Orbit writes them
-to TensorBoard). A step whose loss is NaN or infinite is recorded with its
+to TensorBoard), and the mean foreground ROIs per image of the box head
+(`num_fg_samples`, as Detectron2 logs it) and of the mask head
+(`num_fg_masks`: the rows the mask head trained on). A step whose loss is NaN
+or infinite is recorded with its
 loss terms; at the end of that loop training stops with NonFiniteLossError,
 before Orbit could save a checkpoint of the damaged weights.
 """
 
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Mapping
 
+from absl import logging
 import orbit
 import tensorflow as tf
 
@@ -19,6 +23,10 @@ from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.training.losses import LOSS_TERMS, MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import learning_rate_at
+
+
+# Mean foreground ROIs per image, from the training outputs' class targets.
+SAMPLE_COUNTS = {"num_fg_samples": "class_targets", "num_fg_masks": "mask_class_targets"}
 
 
 class NonFiniteLossError(UserError):
@@ -37,7 +45,9 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
       batched per replica.
     strategy: The distribution strategy.
     global_step: The int64 step variable that checkpoints keep.
-    jit_compile: Compile the forward and backward pass with XLA.
+    jit_compile: Compile the forward and backward pass with XLA. XLA needs
+      static shapes, so a model with `foreground_mask_training` is switched
+      to Model Garden's padded mask training.
   """
 
   def __init__(self, *, model, optimizer, losses: MaskRCNNLosses,
@@ -52,9 +62,17 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     keras = model_garden_keras()
     self._loss_scaling = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
     self._outer_boxes = model.get_config().get("outer_boxes_scale", 1.0) > 1.0
+    if jit_compile and getattr(model, "foreground_mask_training", False):
+      logging.info("runtime.jit_compile: XLA needs static shapes, so the mask head trains on all "
+                   "num_sampled_masks slots per image (Model Garden's padded path) instead of "
+                   "the foreground ROIs only.")
+      model.foreground_mask_training = False
     with strategy.scope():
       self.loss_metrics = {name: keras.metrics.Mean(name, dtype=tf.float32)
                            for name in LOSS_TERMS}
+      self.sample_metrics = {name: keras.metrics.Mean(name, dtype=tf.float32)
+                             for name, key in SAMPLE_COUNTS.items()
+                             if losses.include_mask or key != "mask_class_targets"}
       self._nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False,
                                          name="nonfinite_step")
       self._nonfinite_losses = tf.Variable(tf.zeros([len(LOSS_TERMS)]), trainable=False,
@@ -67,7 +85,7 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     self._loop_start = (0.0, 0)
 
   def _gradients(self, images, labels):
-    """Loss terms and gradients of this replica's share of the loss."""
+    """Loss terms, foreground counts and gradients of this replica's share of the loss."""
     model_kwargs = {
         "image_shape": labels["image_info"][:, 1, :],
         "anchor_boxes": labels["anchor_boxes"],
@@ -90,10 +108,10 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     gradients = tape.gradient(scaled_loss, variables)
     if self._loss_scaling:
       gradients = self.optimizer.get_unscaled_gradients(gradients)
-    return losses, gradients
+    return losses, foreground_counts(outputs, tf.shape(images)[0]), gradients
 
   def train_loop_begin(self):
-    for metric in self.loss_metrics.values():
+    for metric in (*self.loss_metrics.values(), *self.sample_metrics.values()):
       metric.reset_state()
     self._images_seen.assign(0)
     self._loop_start = (time.perf_counter(), int(self.global_step.numpy()))
@@ -104,10 +122,12 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     # of every step, which the task's step does not return.
     def step_fn(inputs):
       images, labels = inputs
-      losses, gradients = self._compute_gradients(images, labels)
+      losses, counts, gradients = self._compute_gradients(images, labels)
       self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
       for name, metric in self.loss_metrics.items():
         metric.update_state(losses[name])
+      for name, metric in self.sample_metrics.items():
+        metric.update_state(counts[name])
       return losses, tf.shape(images, out_type=tf.int64)[0]
 
     per_replica, batch_size = self.strategy.run(step_fn, args=(next(iterator),))
@@ -135,9 +155,18 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     start_time, start_step = self._loop_start
     elapsed = max(time.perf_counter() - start_time, 1e-9)
     steps_per_second = (step - start_step) / elapsed
-    logs = {name: float(metric.result().numpy()) for name, metric in self.loss_metrics.items()}
+    logs = {name: float(metric.result().numpy())
+            for name, metric in {**self.loss_metrics, **self.sample_metrics}.items()}
     logs["learning_rate"] = learning_rate_at(self.optimizer, step)
     logs["steps_per_second"] = steps_per_second
     logs["images_per_second"] = float(self._images_seen.numpy()) / elapsed
     return logs
 
+
+
+def foreground_counts(outputs: Mapping[str, tf.Tensor], batch_size: tf.Tensor
+                       ) -> Dict[str, tf.Tensor]:
+  """Foreground ROIs per image of the box head and the mask head (SAMPLE_COUNTS)."""
+  return {name: tf.reduce_sum(tf.cast(outputs[key] > 0, tf.float32)) /
+                tf.cast(batch_size, tf.float32)
+          for name, key in SAMPLE_COUNTS.items() if key in outputs}

@@ -1,4 +1,8 @@
-"""Shared settings of the modeling tests."""
+"""Shared settings and inputs of the modeling tests."""
+
+import numpy as np
+import tensorflow as tf
+from official.vision.ops import anchor
 
 # Fewer inference proposals and detections, and one combined NMS op instead of
 # a per-class loop (91 classes run thousands of eager ops): parameter counts
@@ -20,3 +24,41 @@ TINY_SHAPES = (
     "detection_heads.detection_head.fc_dims = 32",
     "mask_heads.mask_head.num_filters = 16",
 )
+
+
+def training_batch(instances_per_image, *, size=TINY_SHAPES_SIZE, max_instances=8, seed=0):
+  """Model inputs of a training forward pass: random boxes, classes 1-3 and masks.
+
+  Args:
+    instances_per_image: Ground-truth instances of each image (0 allowed).
+    size: Image side; anchors are those of the shapes config (levels 2-5,
+      3 aspect ratios, anchor size 3).
+    max_instances: Padded instance count (padding: boxes and classes -1).
+    seed: Seed of the boxes, classes, masks and images.
+
+  Returns:
+    (images [B, size, size, 3], keyword arguments of the model's call).
+  """
+  rng = np.random.default_rng(seed)
+  batch = len(instances_per_image)
+  boxes = np.full([batch, max_instances, 4], -1, np.float32)
+  classes = np.full([batch, max_instances], -1, np.int32)
+  for image, count in enumerate(instances_per_image):
+    for instance in range(count):
+      top, left = rng.uniform(0, size * 0.6, 2)
+      height, width = rng.uniform(size * 0.15, size * 0.4, 2)
+      boxes[image, instance] = [top, left, top + height, left + width]
+      classes[image, instance] = rng.integers(1, 4)
+  masks = (rng.uniform(size=[batch, max_instances, 28, 28]) > 0.5).astype(np.float32)
+  anchor_boxes = anchor.Anchor(min_level=2, max_level=5, num_scales=1,
+                               aspect_ratios=[0.5, 1.0, 2.0], anchor_size=3.0,
+                               image_size=(size, size)).multilevel_boxes
+  images = tf.random.stateless_uniform([batch, size, size, 3], seed=(seed, 1), minval=-2,
+                                       maxval=2)
+  return images, {
+      "image_shape": tf.constant([[size, size]] * batch, tf.float32),
+      "anchor_boxes": {level: tf.tile(boxes_[tf.newaxis], [batch, 1, 1, 1])
+                       for level, boxes_ in anchor_boxes.items()},
+      "gt_boxes": tf.constant(boxes), "gt_classes": tf.constant(classes),
+      "gt_masks": tf.constant(masks), "training": True,
+  }

@@ -9,7 +9,7 @@ from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
-from maskrcnn_plugin.modeling.detected_masks import DetectedMasksMaskRCNNModel
+from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel as PluginMaskRCNNModel
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 from maskrcnn_plugin.serving.export import export_saved_model
 from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE
@@ -71,10 +71,10 @@ def _assert_same_kept_detections(actual, expected):
     assert not masks[index, count:].any()
 
 
-def test_the_option_selects_the_model_class(models):
+def test_the_option_selects_the_mask_path(models):
   ours, theirs = models
-  assert type(ours) is DetectedMasksMaskRCNNModel  # pylint: disable=unidiomatic-typecheck
-  assert type(theirs) is MaskRCNNModel  # pylint: disable=unidiomatic-typecheck
+  assert isinstance(ours, PluginMaskRCNNModel) and isinstance(ours, MaskRCNNModel)
+  assert ours.skip_padded_masks and not theirs.skip_padded_masks
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])

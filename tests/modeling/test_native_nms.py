@@ -120,7 +120,9 @@ def _tiny_model(nms_kernel):
 def test_model_detections_equal_with_either_kernel():
   ours, theirs = _tiny_model("native"), _tiny_model("model_garden")
   assert isinstance(ours.roi_generator, native_nms.NativeNMSROIGenerator)
-  assert type(theirs.detection_generator) is mg_detection_generator.DetectionGenerator  # pylint: disable=unidiomatic-typecheck
+  # Model Garden's own NMS (its layer, with float32 arguments), not the kernel's.
+  assert isinstance(theirs.detection_generator, mg_detection_generator.DetectionGenerator)
+  assert not isinstance(theirs.detection_generator, native_nms.NativeNMSDetectionGenerator)
   theirs.set_weights(ours.get_weights())
   images = tf.random.stateless_uniform([2, SIZE, SIZE, 3], seed=(5, 6), minval=-2, maxval=2)
   image_shape = tf.constant([[SIZE, SIZE]] * 2, tf.float32)

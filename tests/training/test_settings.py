@@ -28,6 +28,27 @@ def test_runtime_rejects_unknown_precision_and_float16_without_gpu():
     runtime.configure_devices(runtime.Runtime(mixed_precision="mixed_float16"))
 
 
+@pytest.mark.parametrize("gpus, flags, expected", [
+    ([], ["avx512f", "amx_bf16"], "mixed_bfloat16"),
+    ([], ["avx512f", "avx512_bf16"], "mixed_bfloat16"),
+    ([], ["avx2"], "float32"),
+    ([(8, 0), (7, 0)], ["amx_bf16"], "mixed_float16"),
+    ([(8, 0), (6, 1)], [], "float32"),
+], ids=["amx", "avx512_bf16", "no_bf16_cpu", "tensor_core_gpus", "a_pascal_gpu"])
+def test_auto_precision_picks_the_machines_fast_type(monkeypatch, gpus, flags, expected):
+  devices = [f"GPU:{index}" for index in range(len(gpus))]
+  monkeypatch.setattr(runtime.tf.config, "list_physical_devices",
+                      lambda kind=None: devices if kind == "GPU" else [])
+  monkeypatch.setattr(runtime.tf.config.experimental, "get_device_details",
+                      lambda device: {"compute_capability": gpus[devices.index(device)]})
+  monkeypatch.setattr(runtime.doctor, "cpu_flags", lambda: flags)
+  policy, reason = runtime.auto_precision()
+  assert policy == expected and reason
+  setting = runtime.Runtime(mixed_precision="auto")
+  assert setting.policy == expected
+  assert setting.uses_loss_scaling == (expected == "mixed_float16")
+
+
 def test_strategy_is_chosen_by_one_binding():
   gin.parse_config("runtime.strategy = @strategies.one_device")
   strategy = runtime.make_strategy(runtime.Runtime())

@@ -84,7 +84,7 @@ def test_train_and_eval_writes_checkpoints_configs_metrics_and_summaries(trained
   assert any(line.startswith("eval at step 4 | box AP") for line in lines)
   train_tags = event_tags(os.path.join(model_dir, "train"))
   assert {"total_loss", "mask_loss", "learning_rate", "images_per_second",
-          "steps_per_second"} <= train_tags
+          "steps_per_second", "num_fg_samples", "num_fg_masks"} <= train_tags
   assert {"box/AP", "mask/AP"} <= event_tags(os.path.join(model_dir, "eval"))
 
 
