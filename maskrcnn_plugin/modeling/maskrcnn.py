@@ -38,7 +38,7 @@ from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import (backbones, contract, decoders, detected_masks, heads,
                                      roi_layers)
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
-from registry import Registry
+from registry import Registry, RegistryError
 
 _SELECTOR = "maskrcnn.build_maskrcnn"
 
@@ -330,7 +330,7 @@ class _Parts:
                    if key in parameters or (takes_any and key in required)})
     try:
       return value(**kwargs)
-    except UserError:
+    except (UserError, RegistryError):  # complete messages (e.g. a value out of its range)
       raise
     except Exception as error:  # A factory's own complaint: name the part and its bindings.
       raise GinConfigError(_factory_failure(role, name, error)) from error
