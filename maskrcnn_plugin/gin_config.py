@@ -287,8 +287,8 @@ def check_bound_values() -> None:
     value = _resolve(statement.value)
     if spec is None or value is _UNRESOLVED:
       continue
-    name = f"{configurable.module}.{configurable.name}" if configurable.module else \
-        configurable.name
+    module = configurable.module  # a dotted Python module when gin was given none
+    name = f"{module}.{configurable.name}" if module and "." not in module else configurable.name
     try:
       check_value(f"{scope}/{name}.{arg_name}" if scope else f"{name}.{arg_name}", spec, value)
     except ConstraintError as error:

@@ -19,12 +19,14 @@ for any functional user backbone.
 """
 
 import dataclasses
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import gin
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from registry import Range
+from registry.constraints import constraint
 
 
 @dataclasses.dataclass
@@ -46,7 +48,8 @@ class FreezeReport:
 
 
 @gin.configurable(module="freezing")
-def freeze(model, backbone: bool = False, backbone_stages: int = 0,
+@constraint("freezing.freeze")
+def freeze(model, backbone: bool = False, backbone_stages: Annotated[int, Range(0, 10)] = 0,
            frozen_batch_norm: bool = False) -> FreezeReport:
   """Makes the chosen backbone layers non-trainable; returns what it froze.
 

@@ -16,7 +16,7 @@ Strategies (STRATEGIES registry, gin module `strategies`):
 import dataclasses
 import json
 import os
-from typing import Callable, Optional, Sequence
+from typing import Annotated, Callable, Optional, Sequence
 
 import gin
 import tensorflow as tf
@@ -24,6 +24,8 @@ import tensorflow as tf
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.registries import STRATEGIES
 from official.common import distribute_utils
+from registry import OneOf
+from registry.constraints import constraint
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -38,7 +40,9 @@ def one_device(device: Optional[str] = None) -> tf.distribute.Strategy:
 
 @STRATEGIES.register("mirrored")
 def mirrored(devices: Optional[Sequence[str]] = None,
-             cross_device_ops: Optional[str] = None) -> tf.distribute.Strategy:
+             cross_device_ops: Annotated[Optional[str],
+                                         OneOf(None, "nccl", "hierarchical_copy")] = None,
+             ) -> tf.distribute.Strategy:
   """Synchronous data parallelism over local devices.
 
   Args:
@@ -58,7 +62,9 @@ def mirrored(devices: Optional[Sequence[str]] = None,
 
 
 @STRATEGIES.register("multi_worker_mirrored")
-def multi_worker_mirrored(communication: str = "auto") -> tf.distribute.Strategy:
+def multi_worker_mirrored(
+    communication: Annotated[str, OneOf("auto", "ring", "nccl")] = "auto",
+) -> tf.distribute.Strategy:
   """Synchronous training on the workers listed in TF_CONFIG.
 
   Every worker runs the same `maskrcnn train` command with its own TF_CONFIG
@@ -95,6 +101,7 @@ def tpu(tpu_address: str = "") -> tf.distribute.Strategy:
 
 
 @gin.configurable("runtime")
+@constraint("runtime")
 @dataclasses.dataclass(frozen=True)
 class Runtime:
   """Run-time settings bound in gin under `runtime`.
@@ -108,7 +115,7 @@ class Runtime:
     jit_compile: Compile the train step with XLA. Off by default: measure first.
   """
   strategy: Optional[Callable[[], tf.distribute.Strategy]] = None
-  mixed_precision: str = "float32"
+  mixed_precision: Annotated[str, OneOf(*PRECISIONS)] = "float32"
   gpu_memory_growth: bool = True
   jit_compile: bool = False
 
