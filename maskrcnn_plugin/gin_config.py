@@ -26,7 +26,7 @@ import re
 import sys
 import tokenize
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
 import gin
 import gin.config
@@ -264,6 +264,18 @@ def _resolve(value, depth: int = 0):
   return value
 
 
+def bound_value(binding_key: str) -> Any:
+  """The value gin binds to `binding_key` ('scope/module.name.param'), macros resolved.
+
+  None when nothing is bound there, or when the value holds a reference.
+  """
+  try:
+    value = _resolve(gin.query_parameter(binding_key))
+  except ValueError:
+    return None
+  return None if value is _UNRESOLVED else value
+
+
 def check_bound_values() -> None:
   """Checks every value bound in gin against its parameter's declared range or choices.
 
@@ -445,7 +457,7 @@ def explain_call_error(error: BaseException) -> Optional[UserError]:
     return GinConfigError(constraint_message(error))
   if isinstance(error, UserError):  # Already one complete message: drop gin's call notes.
     error_class = type(error)
-    if error_class.__mro__[1].__name__ == error_class.__name__:  # gin's proxy class
+    while error_class.__mro__[1].__name__ == error_class.__name__:  # gin's proxy classes
       error_class = error_class.__mro__[1]
     return error_class(reason)
   name, scope = match.group(1), match.group(3)

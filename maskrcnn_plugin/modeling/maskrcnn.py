@@ -36,7 +36,7 @@ from maskrcnn_plugin.errors import ContractError, GinConfigError, UserError
 from maskrcnn_plugin.gin_config import explain_gin_error
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import (backbones, contract, decoders, detected_masks, heads,
-                                     roi_layers)
+                                     relations, roi_layers)
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
 from registry import Registry, RegistryError
 
@@ -240,6 +240,7 @@ def build_maskrcnn(num_classes: Optional[int] = None,
       outer_boxes_scale=outer_boxes_scale,
       **levels,
       **mask_parts)
+  relations.check_relations(model, parts.names, (height, width), anchors.num_anchors_per_location)
   # Creates the variables with one inference pass on a zero image. Model Garden's
   # task calls the model on symbolic inputs instead, which autograph-converts
   # all of MaskRCNNModel.call and takes 2-8x longer on CPU than this pass.
@@ -265,7 +266,7 @@ def build_from_gin():
     # Gin re-raises errors from a configurable as a proxy subclass whose message
     # ends with "In call to configurable ..."; the plugin's messages are complete.
     error_class = type(error)
-    if error_class.__mro__[1].__name__ == error_class.__name__:
+    while error_class.__mro__[1].__name__ == error_class.__name__:  # one proxy per call
       error_class = error_class.__mro__[1]
     raise error_class(str(error).split("\n  In call to configurable", 1)[0]) from error
   except Exception as error:  # Raised while gin evaluated a binding: one message.
@@ -334,6 +335,11 @@ class _Parts:
       raise
     except Exception as error:  # A factory's own complaint: name the part and its bindings.
       raise GinConfigError(_factory_failure(role, name, error)) from error
+
+  @property
+  def names(self) -> Dict[str, str]:
+    """{role: gin name} of the parts built so far."""
+    return dict(self._names)
 
   def summary(self) -> str:
     return ", ".join(f"{role} {name}" for role, name in self._names.items())

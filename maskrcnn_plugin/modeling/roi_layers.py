@@ -15,6 +15,7 @@ from official.vision.modeling.layers import roi_aligner as mg_roi_aligner
 from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 
+from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.modeling import native_nms
 from maskrcnn_plugin.params import (Fraction, IoU, NmsKernel, NonNegative, OpenFraction,
                                     OptionalPositive, PositiveInt)
@@ -106,6 +107,13 @@ def roi_sampler(*,
   Returns:
     The ROISampler layer.
   """
+  if not background_iou_low_threshold < background_iou_high_threshold <= foreground_iou_threshold:
+    raise GinConfigError(
+        f"roi_samplers.roi_sampler needs background_iou_low_threshold < "
+        f"background_iou_high_threshold <= foreground_iou_threshold, got "
+        f"{background_iou_low_threshold:g}, {background_iou_high_threshold:g} and "
+        f"{foreground_iou_threshold:g}: ROIs between the background and foreground thresholds "
+        f"would be both or neither.")
   return mg_roi_sampler.ROISampler(
       mix_gt_boxes=mix_gt_boxes,
       num_sampled_rois=num_sampled_rois,
