@@ -142,7 +142,8 @@ class Spec:
       kind = ""  # the choices say it
     parts = [p for p in [kind] + [c.describe() for c in self.constraints] if p]
     text = " ".join(parts) if len(parts) < 3 else parts[0] + " " + ", ".join(parts[1:])
-    return f"{text} or None" if self.optional else text
+    takes_none = any(isinstance(c, OneOf) and None in c.choices for c in self.constraints)
+    return f"{text} or None" if self.optional and not takes_none else text
 
 
 def _is_number(value) -> bool:

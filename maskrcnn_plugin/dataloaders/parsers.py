@@ -61,11 +61,13 @@ def maskrcnn(output_size: ImageSize = (1024, 1024),
   if len(size) != 2 or any(s % stride for s in size):
     raise UserError(f"parsers.maskrcnn.output_size must be [height, width] with multiples "
                      f"of 2**max_level = {stride}, got {list(output_size)}.")
-  for low, high, what in ((rpn_unmatched_threshold, rpn_match_threshold, "rpn_unmatched_threshold"
-                           " <= rpn_match_threshold"),
-                          (aug_scale_min, aug_scale_max, "aug_scale_min <= aug_scale_max")):
+  for low, high, (low_name, high_name) in (
+      (rpn_unmatched_threshold, rpn_match_threshold,
+       ("rpn_unmatched_threshold", "rpn_match_threshold")),
+      (aug_scale_min, aug_scale_max, ("aug_scale_min", "aug_scale_max"))):
     if low > high:
-      raise UserError(f"parsers.maskrcnn needs {what}, got {low:g} and {high:g}.")
+      raise UserError(f"parsers.maskrcnn.{low_name} = {low:g} is above parsers.maskrcnn."
+                      f"{high_name} = {high:g}: use {low_name} <= {high_name}.")
   return maskrcnn_input.Parser(
       output_size=size,
       min_level=anchors.min_level,

@@ -195,7 +195,7 @@ def training_pass(model: Any, image_size: Sequence[int], num_classes: int) -> fl
     images, labels = _call("the training parser", lambda: parser.parse_fn(True)(
         synthetic_example(image_size, num_classes)))
   images, labels = tf.nest.map_structure(lambda t: t[None], (images, labels))
-  losses = _call("losses.maskrcnn", lambda: MaskRCNNLosses(model))
+  losses = _call("the losses (losses.maskrcnn)", lambda: MaskRCNNLosses(model))
   kwargs = {"image_shape": labels["image_info"][:, 1, :], "anchor_boxes": labels["anchor_boxes"],
             "gt_boxes": labels["gt_boxes"], "gt_classes": labels["gt_classes"]}
   if losses.include_mask:
@@ -212,8 +212,8 @@ def training_pass(model: Any, image_size: Sequence[int], num_classes: int) -> fl
         f"The Mask R-CNN fails in training mode on a synthetic batch of one "
         f"{image_size[0]}x{image_size[1]} image with 3 boxes and masks: "
         f"{type(error).__name__}: {contract.first_line(error)}") from error
-  _call("losses.maskrcnn", lambda: losses(outputs, labels, model.losses))
-  optimizer = _call("optimization.build_optimizer", build_optimizer)
+  _call("the losses (losses.maskrcnn)", lambda: losses(outputs, labels, model.losses))
+  optimizer = _call("the optimizer (optimization.build_optimizer)", build_optimizer)
   _call("the learning-rate schedule", lambda: learning_rate_at(optimizer, 0))
   return time.perf_counter() - start
 
@@ -240,7 +240,7 @@ def _call(what: str, fn):
       raise explained from error
     if isinstance(error, (UserError, RegistryError)):
       raise
-    raise ContractError(f"{what} fails on a synthetic training example: "
+    raise ContractError(f"{what} failed on a synthetic training example: "
                         f"{type(error).__name__}: {contract.first_line(error)}") from error
 
 
