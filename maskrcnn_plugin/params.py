@@ -38,4 +38,4 @@ Activation = Annotated[str, OneOf(*ACTIVATIONS)]
 NMS_KERNELS = ("native", "model_garden")
 NmsKernel = Annotated[str, OneOf(*NMS_KERNELS)]
 
-ImageSize = Annotated[Sequence[int], Each(Range(min=1), min_length=2)]
+ImageSize = Annotated[Sequence[int], Each(Range(min=1), min_length=2, max_length=2)]

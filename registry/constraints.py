@@ -97,14 +97,16 @@ class OneOf(Constraint):
 
 @dataclasses.dataclass(frozen=True)
 class Each(Constraint):
-  """A list or tuple whose every item meets `item` (and of `min_length` items or more)."""
+  """A list or tuple whose every item meets `item`, of min_length..max_length items."""
   item: Constraint
   min_length: int = 0
+  max_length: Optional[int] = None
 
   def problem(self, value):
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
       return ""
-    if len(value) < self.min_length:
+    if len(value) < self.min_length or (self.max_length is not None and
+                                        len(value) > self.max_length):
       return ""
     for element in value:
       found = self.item.problem(element)
@@ -113,7 +115,11 @@ class Each(Constraint):
     return None
 
   def describe(self) -> str:
-    length = f"at least {self.min_length} " if self.min_length else ""
+    if self.max_length is not None:
+      length = (f"{self.max_length} " if self.max_length == self.min_length else
+                f"{self.min_length} to {self.max_length} ")
+    else:
+      length = f"at least {self.min_length} " if self.min_length else ""
     return f"a list of {length}values each {self.item.describe()}"
 
 

@@ -12,20 +12,18 @@ that would fail in training or silently waste or distort it:
 - the training parser's output size differs from the model's image size;
   its mask crops are smaller than the mask targets (blurred targets); it
   makes no masks for a model with a mask head; or its outer-box scale differs
-  from the model's.
+  from the model's (parser settings are compared where gin binds them).
 
 The backbone's levels against the anchor levels, and the image size against
 the largest stride, are checked by `contract.py` and `build_maskrcnn`; the
 ordering of one sampler's IoU thresholds by `roi_layers.roi_sampler`.
 """
 
-import inspect
 import math
 from typing import Any, Mapping, Sequence
 
 import gin
 
-from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import bound_value
 
@@ -96,14 +94,16 @@ def _check_proposals(generator: Mapping[str, Any], name: str, image_size: Sequen
 
 
 def _parser_value(parameter: str) -> Any:
-  """The training parser's value of `parameter`: bound in gin, else its default."""
+  """The training parser's value of `parameter` bound in gin (scope train, else none), or None.
+
+  Unbound parser settings are not compared: a config without data settings
+  (one that only builds the model) has nothing to disagree with.
+  """
   for key in (f"train/{_PARSER}.{parameter}", f"{_PARSER}.{parameter}"):
     value = bound_value(key)
     if value is not None:
       return value
-  default = inspect.signature(registries.PARSERS.get_original("maskrcnn")).parameters[
-      parameter].default
-  return None if default is inspect.Parameter.empty else default
+  return None
 
 
 def _uses_builtin_parser() -> bool:
@@ -131,7 +131,7 @@ def _check_parser(image_size: Sequence[int], mask_target_size: Any,
         f"and its anchors are built for. Bind both to %IMAGE_SIZE.")
   if mask_target_size is None:
     return
-  if not _parser_value("include_mask"):
+  if _parser_value("include_mask") is False:
     raise GinConfigError(
         f"{_PARSER}.include_mask = False, but the model has a mask head "
         f"(maskrcnn.build_maskrcnn.include_mask = True): training would have no mask targets. "
@@ -143,8 +143,8 @@ def _check_parser(image_size: Sequence[int], mask_target_size: Any,
         f"({mask_target_size}x{mask_target_size}: the mask ROI aligner's crop_size x the mask "
         f"head's upsample_factor): the targets would be upsampled from coarser crops. Use "
         f"mask_crop_size >= {mask_target_size} (Model Garden uses 112 for 28).")
-  parser_scale = float(_parser_value("outer_boxes_scale") or 1.0)
-  if parser_scale != outer_boxes_scale:
+  parser_scale = _parser_value("outer_boxes_scale")
+  if parser_scale is not None and float(parser_scale) != outer_boxes_scale:
     raise GinConfigError(
         f"{_PARSER}.outer_boxes_scale = {parser_scale:g} differs from maskrcnn.build_maskrcnn."
         f"outer_boxes_scale = {outer_boxes_scale:g}: the mask targets would be cropped with "

@@ -10,6 +10,7 @@ pipeline and the first trace of a training run.
 """
 
 import dataclasses
+import inspect
 import time
 from collections.abc import Mapping
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -190,8 +191,13 @@ def training_pass(model: Any, image_size: Sequence[int], num_classes: int) -> fl
   from maskrcnn_plugin.training.losses import MaskRCNNLosses
   from maskrcnn_plugin.training.optimization import build_optimizer, learning_rate_at
   start = time.perf_counter()
+  factory = _training_parser()
+  # The parser makes images of the model's size: a parser bound to another size
+  # is an error at assembly (relations.py); an unbound one would use its default.
+  size = ({"output_size": list(image_size)}
+          if "output_size" in inspect.signature(factory).parameters else {})
   with gin.config_scope("train"):
-    parser = _call("the training parser", _training_parser())
+    parser = _call("the training parser", lambda: factory(**size))
     images, labels = _call("the training parser", lambda: parser.parse_fn(True)(
         synthetic_example(image_size, num_classes)))
   images, labels = tf.nest.map_structure(lambda t: t[None], (images, labels))

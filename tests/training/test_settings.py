@@ -6,6 +6,7 @@ import pytest
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training import optimization, runtime
+from registry import ConstraintError
 
 
 def test_summary_interval_must_be_a_multiple_of_steps_per_loop():
@@ -22,7 +23,7 @@ def test_schedule_rejects_non_positive_counts(field):
 
 
 def test_runtime_rejects_unknown_precision_and_float16_without_gpu():
-  with pytest.raises(UserError, match="runtime.mixed_precision must be one of"):
+  with pytest.raises(ConstraintError, match="runtime.mixed_precision = 'float16' is not valid"):
     runtime.Runtime(mixed_precision="float16")
   with pytest.raises(UserError, match="needs a GPU"):
     runtime.configure_devices(runtime.Runtime(mixed_precision="mixed_float16"))
