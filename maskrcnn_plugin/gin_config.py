@@ -234,6 +234,8 @@ def check_scopes() -> None:
       if reference.selector != "gin.macro":  # a macro's "scope" is its name
         entered.update(reference.scopes)
   for statement in _STATEMENTS:
+    if statement.selector == "gin.macro":  # `NAME/gin.macro.value = ...` defines a macro
+      continue
     for scope in (statement.scope or "").split("/"):
       if scope and scope not in entered:
         raise GinConfigError(

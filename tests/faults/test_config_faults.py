@@ -10,6 +10,8 @@ covered elsewhere are not repeated here: parse errors of parse_gin itself
 summary_interval and an unknown strategy (tests/training/test_cli.py).
 """
 
+import re
+
 import pytest
 
 # (case id, command, bad line of the user file, fragments the message must hold).
@@ -302,6 +304,15 @@ def test_a_scope_of_ones_own_is_fine_where_a_reference_enters_it(cli, user_gin, 
                                "train/data.input_pipeline.parser = @flipless/parsers.maskrcnn")
   status, err = cli("validate", f"--gin_file={path}")
   assert status == 0, err
+
+
+def test_validate_reports_the_training_pass_beside_the_inference_pass(user_gin, capsys):
+  from maskrcnn_plugin.cli.main import main  # pylint: disable=import-outside-toplevel
+  assert main(["validate", f"--gin_file={user_gin('training_pass', '')}"]) == 0
+  last = capsys.readouterr().out.strip().splitlines()[-1]
+  assert re.fullmatch(r"built in [\d.]+ s; one inference pass \(batch 1\) in [\d.]+ s; one "
+                      r"training pass \(parser, samplers, losses, optimizer; batch 1\) in "
+                      r"[\d.]+ s", last), last
 
 
 def test_misspelled_shipped_config_name(cli, tmp_path):
