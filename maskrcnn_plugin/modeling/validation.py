@@ -117,7 +117,7 @@ def summarize(model: Any, image_size: Sequence[int], num_classes: int,
 
 
 def validate(gin_files: Sequence[str], gin_params: Sequence[str] = ()) -> Tuple[Any, ModelSummary]:
-  """Parses gin, builds `maskrcnn.build_maskrcnn()` and runs one inference pass.
+  """Parses gin, builds `maskrcnn.build_maskrcnn()`, runs one inference and one training pass.
 
   Args:
     gin_files: Gin files (paths or shipped names), parsed in order.

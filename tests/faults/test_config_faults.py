@@ -3,7 +3,11 @@
 Each case is a broken user gin file (the bad line is line 4, after the shipped
 shapes config, a 64 px image size and the data folder) or a broken
 --gin_param binding. The message must name the file and line, or the binding,
-or the configurable and parameter, and say how to fix it. Cases already
+or the configurable and parameter, and say how to fix it. VALUE_CASES are
+values outside the range or choices declared beside their parameter (one per
+kind of constraint and component) and scopes nothing enters; ASSEMBLY_CASES
+are parts that do not fit together, found when the model is assembled, and
+settings only training reads, found by validate's training pass. Cases already
 covered elsewhere are not repeated here: parse errors of parse_gin itself
 (tests/config/test_gin_config.py), `@backbones.resnt` and IMAGE_SIZE
 [100, 100] as bindings (tests/modeling/test_validate_cli.py),
@@ -124,7 +128,8 @@ BINDING_CASES = [
      ["strategies.mirrored.cross_device_ops = 'nccll' is not valid: it must be one of None, "
       "'nccl', 'hierarchical_copy'. Did you mean 'nccl'?",
       "binding \"strategies.mirrored.cross_device_ops = 'nccll'\""]),
-    ("binding_fraction_above_one", "validate", ["roi_samplers.roi_sampler.foreground_fraction = 1.5"],
+    ("binding_fraction_above_one", "validate",
+     ["roi_samplers.roi_sampler.foreground_fraction = 1.5"],
      ["roi_samplers.roi_sampler.foreground_fraction = 1.5 is not valid: it must be a number in "
       "(0, 1]", "binding 'roi_samplers.roi_sampler.foreground_fraction = 1.5'"]),
     ("binding_misspelled_scope", "validate", ["evl/data.input_pipeline.global_batch_size = 2"],
@@ -168,7 +173,8 @@ VALUE_CASES = [
      "roi_aligners.multilevel_roi_aligner.crop_size = 0 is not valid: it must be an int >= 1"),
     ("detection_generator_count", "detection_generators.detection_generator.max_num_detections = 0",
      "max_num_detections = 0 is not valid: it must be an int >= 1"),
-    ("detection_generator_nms_version", "detection_generators.detection_generator.nms_version = 'v3'",
+    ("detection_generator_nms_version",
+     "detection_generators.detection_generator.nms_version = 'v3'",
      "nms_version = 'v3' is not valid: it must be one of 'v2', 'v1', 'batched'."),
     ("mask_sampler_count", "mask_samplers.mask_sampler.num_sampled_masks = 0",
      "mask_samplers.mask_sampler.num_sampled_masks = 0 is not valid: it must be an int >= 1"),
