@@ -38,6 +38,7 @@ from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import (backbones, contract, decoders, detected_masks, heads,
                                      relations, roi_layers)
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
+from maskrcnn_plugin.params import Activation, Epsilon, NonNegative, Rate
 from registry import Registry, RegistryError
 
 _SELECTOR = "maskrcnn.build_maskrcnn"
@@ -60,12 +61,12 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    mask_sampler: Any = roi_layers.mask_sampler,
                    mask_roi_aligner: Any = roi_layers.multilevel_mask_roi_aligner,
                    anchors: Optional[AnchorSettings] = None,
-                   activation: str = "relu",
+                   activation: Activation = "relu",
                    use_sync_bn: bool = True,
                    sync_bn_on_one_replica: bool = False,
-                   norm_momentum: float = 0.997,
-                   norm_epsilon: float = 0.0001,
-                   l2_weight_decay: float = 0.0,
+                   norm_momentum: Rate = 0.997,
+                   norm_epsilon: Epsilon = 0.0001,
+                   l2_weight_decay: NonNegative = 0.0,
                    cascade_iou_thresholds: Sequence[float] = (),
                    cascade_class_ensemble: bool = False,
                    outer_boxes_scale: float = 1.0,

@@ -18,7 +18,8 @@ def test_summary_interval_must_be_a_multiple_of_steps_per_loop():
 
 @pytest.mark.parametrize("field", ["train_steps", "steps_per_loop", "checkpoint_interval"])
 def test_schedule_rejects_non_positive_counts(field):
-  with pytest.raises(UserError, match=f"schedule.{field} must be a positive integer"):
+  with pytest.raises(ConstraintError, match=f"schedule.{field} = 0 is not valid: it must be an "
+                                            f"int >= 1"):
     training.Schedule(**{field: 0})
 
 
