@@ -41,8 +41,10 @@ from registry.gin_bridge import configurable_selectors
 
 # The gin scopes the plugin enters (training/experiment.py builds the train and
 # eval input pipelines under them). A binding under any other scope applies
-# only where a reference enters it (`@my_scope/parsers.maskrcnn`).
+# only where a reference enters it (`@my_scope/parsers.maskrcnn`); code that
+# enters a scope of its own with `gin.config_scope` adds the name here.
 ENTERED_SCOPES = {"train", "eval"}
+
 
 def _system_path_file_exists(config_path: str) -> bool:
   """gin's package-resource lookup, minus its crash on namespace packages.
