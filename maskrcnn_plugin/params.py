@@ -22,7 +22,7 @@ OpenFraction = Annotated[float, Range(0, 1, min_open=True)]  # (0, 1]: a share t
 IoU = Annotated[float, Range(0, 1)]
 Rate = Annotated[float, Range(0, 1, max_open=True)]  # drop rates, momentum: [0, 1)
 Epsilon = Annotated[float, Range(min=0, min_open=True)]
-NumClasses = Annotated[int, Range(min=2)]            # including background
+NumClasses = Annotated[int, Range(min=2, note="the classes including background, 91 for COCO")]
 Level = Annotated[int, Range(1, 10)]                 # feature level l, stride 2**l
 ScaleAtLeastOne = Annotated[float, Range(min=1)]
 OptionalPositive = Annotated[Optional[float], Range(min=0, min_open=True)]

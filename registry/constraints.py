@@ -52,11 +52,12 @@ class Constraint:
 
 @dataclasses.dataclass(frozen=True)
 class Range(Constraint):
-  """A number in [min, max]; either end may be open or absent."""
+  """A number in [min, max]; either end may be open or absent; `note` says what it counts."""
   min: Optional[float] = None
   max: Optional[float] = None
   min_open: bool = False
   max_open: bool = False
+  note: str = ""
 
   def problem(self, value):
     if not _is_number(value):
@@ -66,14 +67,15 @@ class Range(Constraint):
     return None if low_ok and high_ok else ""
 
   def describe(self) -> str:
+    note = f" ({self.note})" if self.note else ""
     if self.min is not None and self.max is not None:
       return (f"in {'(' if self.min_open else '['}{self.min:g}, {self.max:g}"
-              f"{')' if self.max_open else ']'}")
+              f"{')' if self.max_open else ']'}{note}")
     if self.min is not None:
-      return f"{'>' if self.min_open else '>='} {self.min:g}"
+      return f"{'>' if self.min_open else '>='} {self.min:g}{note}"
     if self.max is not None:
-      return f"{'<' if self.max_open else '<='} {self.max:g}"
-    return "any number"
+      return f"{'<' if self.max_open else '<='} {self.max:g}{note}"
+    return f"any number{note}"
 
 
 @dataclasses.dataclass(frozen=True, init=False)

@@ -59,7 +59,8 @@ FILE_CASES = [
     ("image_size_not_divisible_by_stride", "train", "IMAGE_SIZE = [100, 100]",
      ["image_size = [100, 100] must be divisible by", "Use e.g. IMAGE_SIZE = [128, 128]."]),
     ("one_class", "validate", "NUM_CLASSES = 1",
-     ["num_classes = 1 is not valid", "including background"]),
+     ["data.input_pipeline.num_classes = 1 is not valid: it must be an int >= 2 (the classes "
+      "including background, 91 for COCO) or None", "base/data.gin:14:"]),
     ("anchor_levels_reversed", "validate", "maskrcnn.AnchorSettings.min_level = 6",
      ["AnchorSettings needs 1 <= min_level <= max_level", "min_level=6"]),
     ("missing_required_value", "train",
