@@ -115,7 +115,8 @@ class Runtime:
     jit_compile: Compile the train step with XLA. Off by default: measure first.
   """
   strategy: Optional[Callable[[], tf.distribute.Strategy]] = None
-  mixed_precision: Annotated[str, OneOf(*PRECISIONS)] = "float32"
+  # 'auto' picks a precision for the machine (configure_devices).
+  mixed_precision: Annotated[str, OneOf(*dict.fromkeys(PRECISIONS + ("auto",)))] = "float32"
   gpu_memory_growth: bool = True
   jit_compile: bool = False
 
