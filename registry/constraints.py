@@ -43,7 +43,7 @@ class Constraint:
   """A condition on one value; `describe()` says what is valid."""
 
   def problem(self, value: Any) -> Optional[str]:
-    """None when `value` is valid, else a fragment such as ' (did you mean ...?)'."""
+    """None when `value` is valid, else a hint to append ('' or " Did you mean 'x'?")."""
     raise NotImplementedError
 
   def describe(self) -> str:
@@ -113,7 +113,7 @@ class Each(Constraint):
     for element in value:
       found = self.item.problem(element)
       if found is not None:
-        return f" Item {element!r} is not.{found}"
+        return f" Item {element!r} is not valid.{found}"
     return None
 
   def describe(self) -> str:
@@ -121,7 +121,9 @@ class Each(Constraint):
       length = (f"{self.max_length} " if self.max_length == self.min_length else
                 f"{self.min_length} to {self.max_length} ")
     else:
-      length = f"at least {self.min_length} " if self.min_length else ""
+      return (f"a {'non-empty ' if self.min_length == 1 else ''}list of "
+              f"{'' if self.min_length < 2 else f'at least {self.min_length} '}values each "
+              f"{self.item.describe()}")
     return f"a list of {length}values each {self.item.describe()}"
 
 

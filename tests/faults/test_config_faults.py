@@ -198,9 +198,9 @@ VALUE_CASES = [
      "lr_schedules.cosine.decay_steps = 0 is not valid: it must be an int >= 1"),
     # Names inside values, checked although the feature is off (no warm-start checkpoint).
     ("warm_start_module_name", "checkpoints.warm_start.modules = ['backbone', 'decodr']",
-     "checkpoints.warm_start.modules = ['backbone', 'decodr'] is not valid: it must be a list of "
-     "at least 1 values each one of 'backbone', 'decoder', 'rpn_head', 'detection_head', "
-     "'mask_head', 'all'. Item 'decodr' is not. Did you mean 'decoder'?"),
+     "checkpoints.warm_start.modules = ['backbone', 'decodr'] is not valid: it must be a non-empty "
+     "list of values each one of 'backbone', 'decoder', 'rpn_head', 'detection_head', "
+     "'mask_head', 'all'. Item 'decodr' is not valid. Did you mean 'decoder'?"),
     ("freeze_stage", "freezing.freeze.backbone_stages = -1",
      "freezing.freeze.backbone_stages = -1 is not valid: it must be an int in [0, 10]"),
     ("precision_name", "runtime.mixed_precision = 'bfloat16'",

@@ -41,8 +41,8 @@ def clean_gin():
     ({"fraction": "half"}, "fraction = 'half' is not valid"),
     ({"kernel": "nativ"}, "kernel = 'nativ' is not valid: it must be one of 'native', "
                           "'model_garden'. Did you mean 'native'?"),
-    ({"modules": ["decodr"]}, "Item 'decodr' is not. Did you mean 'decoder'?"),
-    ({"modules": []}, "it must be a list of at least 1 values each one of 'backbone'"),
+    ({"modules": ["decodr"]}, "Item 'decodr' is not valid. Did you mean 'decoder'?"),
+    ({"modules": []}, "it must be a non-empty list of values each one of 'backbone'"),
     ({"modules": "backbone"}, "modules = 'backbone' is not valid"),
     ({"clip": 0}, "clip = 0 is not valid: it must be a number > 0 or None."),
 ])

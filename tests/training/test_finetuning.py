@@ -88,7 +88,7 @@ def test_shape_mismatch_outside_the_class_layers_names_the_variables(source):
   assert "mask_head/_convs/0/kernel (checkpoint [3, 3, 32, 32], model [3, 3, 32, 16])" in message
   assert "are not in the checkpoint: model/mask_head/_convs/1/kernel" in message
   assert "warm start fewer parts" in message
-  with pytest.raises(ConstraintError, match="Item 'heads' is not"):
+  with pytest.raises(ConstraintError, match="Item 'heads' is not valid"):
     checkpoints.warm_start(model, source[0], modules=["heads"])
 
 
