@@ -26,6 +26,7 @@ NumClasses = Annotated[int, Range(min=2, note="the classes including background,
 Level = Annotated[int, Range(1, 10)]                 # feature level l, stride 2**l
 ScaleAtLeastOne = Annotated[float, Range(min=1)]
 OptionalPositive = Annotated[Optional[float], Range(min=0, min_open=True)]
+OptionalFraction = Annotated[Optional[float], Range(0, 1)]
 OptionalPositiveInt = Annotated[Optional[int], Range(min=1)]
 
 # Activation names Model Garden's `tf_utils.get_activation` and Keras accept.

@@ -147,6 +147,12 @@ VALUE_CASES = [
      "backbones.resnet.depth_multiplier = 0.0 is not valid: it must be a number > 0"),
     ("backbone_choice", "backbones.resnet.stem_type = 'v2'",
      "backbones.resnet.stem_type = 'v2' is not valid: it must be one of 'v0', 'v1'."),
+    ("keras_application_name", "backbones.keras_application.model_name = 'ResNet05'",
+     "backbones.keras_application.model_name = 'ResNet05' is not valid: it must be one of "
+     "'ResNet50', 'ResNet101'"),
+    ("data_decoder_fraction", "data_decoders.tf_example.mask_binarize_threshold = 2.0",
+     "data_decoders.tf_example.mask_binarize_threshold = 2.0 is not valid: it must be a number "
+     "in [0, 1] or None"),
     ("decoder_range", "decoders.fpn.num_filters = 0",
      "decoders.fpn.num_filters = 0 is not valid: it must be an int >= 1"),
     ("decoder_choice", "decoders.fpn.fusion_type = 'add'",
