@@ -241,7 +241,8 @@ def build_maskrcnn(num_classes: Optional[int] = None,
       outer_boxes_scale=outer_boxes_scale,
       **levels,
       **mask_parts)
-  relations.check_relations(model, parts.names, (height, width), anchors.num_anchors_per_location)
+  relations.check_relations(model, parts.names, (height, width), anchors.num_anchors_per_location,
+                            num_classes)
   # Creates the variables with one inference pass on a zero image. Model Garden's
   # task calls the model on symbolic inputs instead, which autograph-converts
   # all of MaskRCNNModel.call and takes 2-8x longer on CPU than this pass.

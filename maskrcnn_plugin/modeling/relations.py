@@ -12,7 +12,8 @@ that would fail in training or silently waste or distort it:
 - the training parser's output size differs from the model's image size;
   its mask crops are smaller than the mask targets (blurred targets); it
   makes no masks for a model with a mask head; or its outer-box scale differs
-  from the model's (parser settings are compared where gin binds them).
+  from the model's (parser settings are compared where gin binds them);
+- the training input's class count differs from the model's.
 
 The backbone's levels against the anchor levels, and the image size against
 the largest stride, are checked by `contract.py` and `build_maskrcnn`; the
@@ -31,7 +32,7 @@ _PARSER = "parsers.maskrcnn"
 
 
 def check_relations(model: Any, names: Mapping[str, str], image_size: Sequence[int],
-                    num_anchors_per_location: int) -> None:
+                    num_anchors_per_location: int, num_classes: int) -> None:
   """Checks that the assembled parts of `model` and the training parser fit together.
 
   Args:
@@ -39,6 +40,7 @@ def check_relations(model: Any, names: Mapping[str, str], image_size: Sequence[i
     names: {role: gin name} of its parts, e.g. {"roi_sampler": "roi_samplers.roi_sampler"}.
     image_size: [height, width] of the model's input.
     num_anchors_per_location: Anchors at each location of every level.
+    num_classes: The model's classes including background.
 
   Raises:
     GinConfigError: for the first relation that does not hold.
@@ -63,6 +65,7 @@ def check_relations(model: Any, names: Mapping[str, str], image_size: Sequence[i
           f"mask slots would hold background ROIs with no mask loss. Use num_sampled_masks <= "
           f"{foreground}, or sample more foreground ROIs.")
   _check_parser(image_size, mask_target_size, float(config.get("outer_boxes_scale", 1.0)))
+  _check_data_classes(num_classes)
 
 
 def _config(layer: Any) -> Mapping[str, Any]:
@@ -91,6 +94,20 @@ def _check_proposals(generator: Mapping[str, Any], name: str, image_size: Sequen
           f"{min_level}..{max_level} of {height}x{width} images: {before} boxes); the other "
           f"proposals would be zero boxes. Use {prefix}num_proposals <= {before}, or raise "
           f"{prefix}pre_nms_top_k.")
+
+
+def _check_data_classes(num_classes: int) -> None:
+  """The training input's class count (its label check) must be the model's."""
+  for key in ("train/data.input_pipeline.num_classes", "data.input_pipeline.num_classes"):
+    data_classes = bound_value(key)
+    if data_classes is None:
+      continue
+    if data_classes != num_classes:
+      raise GinConfigError(
+          f"{key} = {data_classes} differs from maskrcnn.build_maskrcnn.num_classes = "
+          f"{num_classes}: records with class ids the model has no output for would pass the "
+          f"input check. Bind both to %NUM_CLASSES.")
+    return
 
 
 def _parser_value(parameter: str) -> Any:
