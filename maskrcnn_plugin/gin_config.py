@@ -9,6 +9,12 @@ where an undefined macro is used, and refuses circular includes (on which gin
 recurses until Python's stack overflows). `explain_call_error` does the same
 for an error raised inside a configurable's call, naming where its
 parameters are bound.
+
+Values are checked as well as names, right after parsing: a binding under a
+scope nothing enters (`trian/...`) is an error with close matches, and every
+bound value (macros resolved) is checked against the range or choices
+declared for its parameter (`registry.constraints`), even when the feature
+that reads it is off in this run.
 """
 
 import importlib.util  # noqa: F401  gin 0.5.0 uses importlib.util without importing it.
@@ -20,7 +26,7 @@ import re
 import sys
 import tokenize
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
 import gin
 import gin.config
@@ -29,8 +35,16 @@ import gin.resource_reader
 
 from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import GinConfigError, UserError
-from registry import did_you_mean
+from registry import ConstraintError, did_you_mean, parameter_specs
+from registry.constraints import check_value
 from registry.gin_bridge import configurable_selectors
+
+# The gin scopes the plugin enters (training/experiment.py builds the train and
+# eval input pipelines under them). A binding under any other scope applies
+# only where a reference enters it (`@my_scope/parsers.maskrcnn`); code that
+# enters a scope of its own with `gin.config_scope` adds the name here.
+ENTERED_SCOPES = {"train", "eval"}
+
 
 def _system_path_file_exists(config_path: str) -> bool:
   """gin's package-resource lookup, minus its crash on namespace packages.
@@ -188,7 +202,113 @@ def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
     explained = explain_gin_error(error)  # before clearing: it lists the defined macros
     gin.clear_config()
     raise explained from error
+  try:
+    check_scopes()
+    check_bound_values()
+  except GinConfigError:
+    gin.clear_config()
+    raise
   return paths
+
+
+def _references(value) -> Iterable[gin.config.ConfigurableReference]:
+  """The configurable references (and macros) inside a parsed gin value."""
+  if isinstance(value, gin.config.ConfigurableReference):
+    yield value
+  elif isinstance(value, (list, tuple)):
+    for item in value:
+      yield from _references(item)
+  elif isinstance(value, dict):
+    for item in value.values():
+      yield from _references(item)
+
+
+def check_scopes() -> None:
+  """Raises GinConfigError for a binding under a scope nothing ever enters.
+
+  Entered are ENTERED_SCOPES and every scope a reference names
+  (`@my_scope/parsers.maskrcnn`); gin itself accepts any scope and silently
+  ignores the bindings of one that is never entered.
+  """
+  entered = set(ENTERED_SCOPES)
+  for statement in _STATEMENTS:
+    for reference in _references(statement.value):
+      if reference.selector != "gin.macro":  # a macro's "scope" is its name
+        entered.update(reference.scopes)
+  for statement in _STATEMENTS:
+    if statement.selector == "gin.macro":  # `NAME/gin.macro.value = ...` defines a macro
+      continue
+    for scope in (statement.scope or "").split("/"):
+      if scope and scope not in entered:
+        raise GinConfigError(
+            f"Gin scope '{scope}' is never entered, so this binding would be silently "
+            f"ignored: {_where(statement)}.{did_you_mean(scope, entered)} Scopes that are "
+            f"entered: {', '.join(sorted(entered))} (a scope of your own is entered where a "
+            f"reference names it, e.g. `@{scope}/{statement.selector}`).")
+
+
+_UNRESOLVED = object()
+
+
+def _resolve(value, depth: int = 0):
+  """A bound value with macros replaced by their values; _UNRESOLVED if it holds a reference."""
+  if isinstance(value, gin.config.ConfigurableReference):
+    if value.selector != "gin.macro" or depth > 20:
+      return _UNRESOLVED
+    try:
+      return _resolve(gin.query_parameter(f"{'/'.join(value.scopes)}/gin.macro.value"),
+                      depth + 1)
+    except ValueError:
+      return _UNRESOLVED
+  if isinstance(value, (list, tuple)):
+    items = [_resolve(item, depth) for item in value]
+    return _UNRESOLVED if any(item is _UNRESOLVED for item in items) else type(value)(items)
+  if isinstance(value, dict) and any(True for _ in _references(value)):
+    return _UNRESOLVED
+  return value
+
+
+def bound_value(binding_key: str) -> Any:
+  """The value gin binds to `binding_key` ('scope/module.name.param'), macros resolved.
+
+  None when nothing is bound there, or when the value holds a reference.
+  """
+  try:
+    value = _resolve(gin.query_parameter(binding_key))
+  except ValueError:
+    return None
+  return None if value is _UNRESOLVED else value
+
+
+def check_bound_values() -> None:
+  """Checks every value bound in gin against its parameter's declared range or choices.
+
+  Only the binding that takes effect (the last one of each scope, configurable
+  and parameter) is checked; a value that holds a call (`@x()`) is checked
+  when the configurable is called.
+
+  Raises:
+    GinConfigError: naming the binding, its value, what is valid and the file
+      and line (or --gin_param binding) it comes from.
+  """
+  effective = {}
+  for statement in _STATEMENTS:
+    if statement.arg_name:
+      effective[(statement.scope, statement.selector, statement.arg_name)] = statement
+  for (scope, selector, arg_name), statement in effective.items():
+    configurable = gin.config._REGISTRY.get_match(selector)  # pylint: disable=protected-access
+    if configurable is None:
+      continue
+    spec = parameter_specs(configurable.wrapped).get(arg_name)
+    value = _resolve(statement.value)
+    if spec is None or value is _UNRESOLVED:
+      continue
+    module = configurable.module  # a dotted Python module when gin was given none
+    name = f"{module}.{configurable.name}" if module and "." not in module else configurable.name
+    try:
+      check_value(f"{scope}/{name}.{arg_name}" if scope else f"{name}.{arg_name}", spec, value)
+    except ConstraintError as error:
+      raise GinConfigError(f"{error} It is bound at {_where(statement)}.") from error
 
 
 def _unclosed_source(paths: Sequence[str], gin_params: Sequence[str]) -> str:
@@ -214,6 +334,8 @@ def explain_gin_error(error: BaseException) -> GinConfigError:
   """Turns an exception from gin parsing or calling into a GinConfigError."""
   if isinstance(error, GinConfigError):
     return error
+  if isinstance(error, ConstraintError):
+    return GinConfigError(constraint_message(error))
   message = str(error)
   headline, _, location = message.partition("\n")
   location = ("\n" + location) if location else ""
@@ -335,9 +457,11 @@ def explain_call_error(error: BaseException) -> Optional[UserError]:
   if match is None:
     return None
   reason = message[:match.start()].strip()
+  if isinstance(error, ConstraintError):
+    return GinConfigError(constraint_message(error))
   if isinstance(error, UserError):  # Already one complete message: drop gin's call notes.
     error_class = type(error)
-    if error_class.__mro__[1].__name__ == error_class.__name__:  # gin's proxy class
+    while error_class.__mro__[1].__name__ == error_class.__name__:  # gin's proxy classes
       error_class = error_class.__mro__[1]
     return error_class(reason)
   name, scope = match.group(1), match.group(3)
@@ -357,6 +481,20 @@ def explain_call_error(error: BaseException) -> Optional[UserError]:
   return GinConfigError(
       f"Calling gin configurable {scoped} failed: {type(error).__name__}: {headline}.{fix}"
       f"{called}{where} Check the value's type and range (run with --verbose for the traceback).")
+
+
+def constraint_message(error: ConstraintError) -> str:
+  """The ConstraintError's message without gin's call notes, with where the value is bound."""
+  message = str(error).split("\n  In call to configurable", 1)[0].strip()
+  binding = re.match(r"([\w./]+) = ", message)
+  if binding:
+    scope, _, key = binding.group(1).rpartition("/")
+    selector, _, arg_name = key.rpartition(".")
+    for statement in reversed(_STATEMENTS):
+      if (statement.arg_name == arg_name and statement.scope == scope and
+          (statement.selector == selector or selector.endswith("." + statement.selector))):
+        return f"{message} It is bound at {_where(statement)}."
+  return message
 
 
 def _full_selector(name: str) -> str:

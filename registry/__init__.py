@@ -5,11 +5,14 @@ gin-config. See `registry.registry.Registry`.
 """
 
 from registry.entry_points import load_entry_points
-from registry.errors import DuplicateNameError, PluginLoadError, RegistryError, UnknownNameError
+from registry.constraints import Each, OneOf, Range, checked, parameter_specs
+from registry.errors import (ConstraintError, DuplicateNameError, PluginLoadError, RegistryError,
+                             UnknownNameError)
 from registry.registry import Description, Parameter, Registry
 from registry.suggest import close_matches, did_you_mean
 
 __all__ = [
+    "ConstraintError", "Each", "OneOf", "Range", "checked", "parameter_specs",
     "Description", "DuplicateNameError", "Parameter", "PluginLoadError", "Registry",
     "RegistryError", "UnknownNameError", "close_matches", "did_you_mean", "load_entry_points",
 ]

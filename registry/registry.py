@@ -9,14 +9,17 @@
     BACKBONES.names(); "resnet" in BACKBONES; BACKBONES.describe("resnet")
 
 In gin the factory is `backbones.resnet`: `@backbones.resnet` refers to it and
-`backbones.resnet.model_id = 101` binds its parameters.
+`backbones.resnet.model_id = 101` binds its parameters. Ranges and choices
+declared on its parameters (`registry.constraints`) are checked on every call
+and shown by `describe`.
 """
 
 import dataclasses
 import inspect
+import typing
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from registry import gin_bridge
+from registry import constraints, gin_bridge
 from registry.errors import DuplicateNameError, RegistryError, UnknownNameError
 from registry.suggest import did_you_mean
 
@@ -30,6 +33,7 @@ class Parameter:
   default: str          # repr of the default, or "<required>"
   annotation: str       # "" when the parameter is not annotated
   keyword_only: bool
+  valid: str = ""       # declared range or choices, e.g. "an int >= 0"; "" when none
 
   @property
   def required(self) -> bool:
@@ -57,7 +61,8 @@ class Description:
     for p in self.parameters:
       annotation = f": {p.annotation}" if p.annotation else ""
       value = "required" if p.required else f"default {p.default}"
-      lines.append(f"    {p.name}{annotation}  ({value})")
+      valid = f"; valid: {p.valid}" if p.valid else ""
+      lines.append(f"    {p.name}{annotation}  ({value}{valid})")
     return "\n".join(lines)
 
 
@@ -72,18 +77,21 @@ def _describe_parameters(obj: Callable[..., Any]) -> Tuple[Parameter, ...]:
     signature = inspect.signature(obj)
   except (TypeError, ValueError):
     return ()
+  specs = constraints.parameter_specs(obj)
   params = []
   for p in signature.parameters.values():
     if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
       continue
     default = _REQUIRED if p.default is p.empty else repr(p.default)
-    if p.annotation is p.empty:
+    annotation = p.annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+      annotation = typing.get_args(annotation)[0]
+    if annotation is p.empty:
       annotation = ""
-    elif isinstance(p.annotation, str):
-      annotation = p.annotation
-    else:
-      annotation = inspect.formatannotation(p.annotation)
-    params.append(Parameter(p.name, default, annotation, p.kind == p.KEYWORD_ONLY))
+    elif not isinstance(annotation, str):
+      annotation = inspect.formatannotation(annotation)
+    valid = specs[p.name].describe() if p.name in specs else ""
+    params.append(Parameter(p.name, default, annotation, p.kind == p.KEYWORD_ONLY, valid))
   return tuple(params)
 
 
@@ -141,7 +149,8 @@ class Registry:
             f"{_source(obj)} cannot take it. Choose another name, or pass "
             f"override=True to replace it.")
       gin_bridge.forget_configurable(name, self.kind)
-    configurable = gin_bridge.make_configurable(obj, name=name, module=self.kind)
+    configurable = gin_bridge.make_configurable(
+        constraints.checked(obj, f"{self.kind}.{name}"), name=name, module=self.kind)
     self._entries[name] = _Entry(obj, configurable)
     return configurable
 

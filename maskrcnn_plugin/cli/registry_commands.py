@@ -38,7 +38,8 @@ def run_describe(args) -> int:
         "name": description.gin_name, "source": description.source,
         "summary": description.summary, "doc": description.doc,
         "parameters": [{"name": p.name, "default": None if p.required else p.default,
-                        "required": p.required, "annotation": p.annotation}
+                        "required": p.required, "annotation": p.annotation,
+                        "valid": p.valid or None}
                        for p in description.parameters],
     }, indent=2))
     return 0

@@ -1,4 +1,4 @@
-"""`maskrcnn validate`: build the model from gin files and run one inference pass."""
+"""`maskrcnn validate`: check gin values, build the model, one inference and one training pass."""
 
 from maskrcnn_plugin.cli.main import add_gin_arguments
 
@@ -6,8 +6,9 @@ from maskrcnn_plugin.cli.main import add_gin_arguments
 def add_commands(subparsers) -> None:
   parser = subparsers.add_parser(
       "validate",
-      help="build the model from gin files, run one dummy inference pass, print its parameter "
-           "count and feature/output shapes")
+      help="check gin values and scopes, build the model, run one dummy inference pass and one "
+           "training pass on a synthetic batch, print its parameter count, feature/output "
+           "shapes and both times")
   add_gin_arguments(parser)
   parser.set_defaults(run=run)
 

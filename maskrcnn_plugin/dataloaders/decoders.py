@@ -17,6 +17,7 @@ from official.vision.dataloaders import tf_example_decoder, tf_example_label_map
 
 from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.params import OptionalFraction
 from maskrcnn_plugin.registries import DATA_DECODERS
 
 
@@ -29,7 +30,7 @@ class _TfExampleDecoder(tf_example_decoder.TfExampleDecoder):
 
 @DATA_DECODERS.register("tf_example")
 def tf_example(include_mask: bool = True, regenerate_source_id: bool = False,
-               mask_binarize_threshold: Optional[float] = None,
+               mask_binarize_threshold: OptionalFraction = None,
                attribute_names: Optional[Sequence[str]] = None
                ) -> tf_example_decoder.TfExampleDecoder:
   """Model Garden's TfExampleDecoder (class ids from image/object/class/label).
@@ -59,7 +60,7 @@ class _LabelMapDecoder(tf_example_label_map_decoder.TfExampleDecoderLabelMap):
 @DATA_DECODERS.register("tf_example_label_map")
 def tf_example_label_map(label_map: str, include_mask: bool = True,
                          regenerate_source_id: bool = False,
-                         mask_binarize_threshold: Optional[float] = None
+                         mask_binarize_threshold: OptionalFraction = None
                          ) -> tf_example_label_map_decoder.TfExampleDecoderLabelMap:
   """Model Garden's TfExampleDecoderLabelMap: class ids from class names.
 

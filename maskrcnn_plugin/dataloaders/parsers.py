@@ -7,31 +7,35 @@ Anchors come from `maskrcnn.AnchorSettings`, the settings the model uses, so
 RPN targets are labelled on the anchors the model generates.
 """
 
-from typing import Optional, Sequence
+from typing import Annotated, Optional, Sequence
 
 from official.vision.dataloaders import maskrcnn_input
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
+from maskrcnn_plugin.params import (Fraction, ImageSize, IoU, OpenFraction, Positive, PositiveInt,
+                                    ScaleAtLeastOne)
 from maskrcnn_plugin.registries import PARSERS
+from registry import OneOf
 
 
 @PARSERS.register("maskrcnn")
-def maskrcnn(output_size: Sequence[int] = (1024, 1024),
+def maskrcnn(output_size: ImageSize = (1024, 1024),
              anchors: Optional[AnchorSettings] = None,
-             rpn_match_threshold: float = 0.7,
-             rpn_unmatched_threshold: float = 0.3,
-             rpn_batch_size_per_im: int = 256,
-             rpn_fg_fraction: float = 0.5,
+             rpn_match_threshold: IoU = 0.7,
+             rpn_unmatched_threshold: IoU = 0.3,
+             rpn_batch_size_per_im: PositiveInt = 256,
+             rpn_fg_fraction: OpenFraction = 0.5,
              aug_rand_hflip: bool = True,
-             aug_scale_min: float = 1.0,
-             aug_scale_max: float = 1.0,
+             aug_scale_min: Positive = 1.0,
+             aug_scale_max: Positive = 1.0,
              skip_crowd_during_training: bool = True,
-             max_num_instances: int = 100,
+             max_num_instances: PositiveInt = 100,
              include_mask: bool = True,
-             outer_boxes_scale: float = 1.0,
-             mask_crop_size: int = 112,
-             dtype: str = "float32") -> maskrcnn_input.Parser:
+             outer_boxes_scale: ScaleAtLeastOne = 1.0,
+             mask_crop_size: PositiveInt = 112,
+             dtype: Annotated[str, OneOf("float32", "bfloat16", "float16")] = "float32",
+             ) -> maskrcnn_input.Parser:
   """Model Garden's `maskrcnn_input.Parser` (the pipeline calls `parse_fn`).
 
   Args:
@@ -57,6 +61,13 @@ def maskrcnn(output_size: Sequence[int] = (1024, 1024),
   if len(size) != 2 or any(s % stride for s in size):
     raise UserError(f"parsers.maskrcnn.output_size must be [height, width] with multiples "
                      f"of 2**max_level = {stride}, got {list(output_size)}.")
+  for low, high, (low_name, high_name) in (
+      (rpn_unmatched_threshold, rpn_match_threshold,
+       ("rpn_unmatched_threshold", "rpn_match_threshold")),
+      (aug_scale_min, aug_scale_max, ("aug_scale_min", "aug_scale_max"))):
+    if low > high:
+      raise UserError(f"parsers.maskrcnn.{low_name} = {low:g} is above parsers.maskrcnn."
+                      f"{high_name} = {high:g}: use {low_name} <= {high_name}.")
   return maskrcnn_input.Parser(
       output_size=size,
       min_level=anchors.min_level,

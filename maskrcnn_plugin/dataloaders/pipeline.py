@@ -29,7 +29,7 @@ index) for decoders that read something other than TFRecord files
 """
 
 import logging
-from typing import Callable, Optional, Sequence, Union
+from typing import Annotated, Callable, Optional, Sequence, Union
 
 import gin
 import tensorflow as tf
@@ -39,7 +39,10 @@ from maskrcnn_plugin.dataloaders import files as files_lib
 from maskrcnn_plugin.dataloaders import parsers  # noqa: F401
 from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.params import NumClasses, PositiveInt
 from maskrcnn_plugin.registries import DATA_DECODERS, PARSERS
+from registry import OneOf
+from registry.constraints import constraint
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -91,18 +94,19 @@ def _check_policy(bad_records: str) -> None:
 
 
 @gin.configurable(module="data", denylist=["input_context"])
+@constraint("data.input_pipeline")
 def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *,
                    file_pattern: Union[str, Sequence[str], None] = None,
                    data_dir: Optional[str] = None,
                    is_training: bool = True,
-                   global_batch_size: int = 8,
+                   global_batch_size: PositiveInt = 8,
                    decoder: Optional[Callable] = None,
                    parser: Optional[Callable] = None,
-                   num_classes: Optional[int] = None,
-                   bad_records: str = "error",
+                   num_classes: Optional[NumClasses] = None,
+                   bad_records: Annotated[str, OneOf(*validation.BAD_RECORD_POLICIES)] = "error",
                    verify_files: bool = True,
-                   shuffle_buffer_size: int = 1000,
-                   cycle_length: int = 8,
+                   shuffle_buffer_size: PositiveInt = 1000,
+                   cycle_length: PositiveInt = 8,
                    cache: bool = False,
                    deterministic: bool = False,
                    seed: Optional[int] = None,

@@ -8,12 +8,17 @@ pipeline are the ones the model generates. In gin:
 """
 
 import dataclasses
-from typing import Tuple
+from typing import Annotated, Tuple
 
 import gin
 
+from maskrcnn_plugin.params import Level, Positive, PositiveInt
+from registry import Each, Range
+from registry.constraints import constraint
+
 
 @gin.configurable(module="maskrcnn")
+@constraint("maskrcnn.AnchorSettings")
 @dataclasses.dataclass(frozen=True)
 class AnchorSettings:
   """Multilevel anchor settings (Model Garden's `Anchor` config plus levels).
@@ -25,11 +30,12 @@ class AnchorSettings:
     aspect_ratios: Height/width ratios of the anchors at each location.
     anchor_size: Anchor size relative to the stride of its level.
   """
-  min_level: int = 2
-  max_level: int = 6
-  num_scales: int = 1
-  aspect_ratios: Tuple[float, ...] = (0.5, 1.0, 2.0)
-  anchor_size: float = 8.0
+  min_level: Level = 2
+  max_level: Level = 6
+  num_scales: PositiveInt = 1
+  aspect_ratios: Annotated[Tuple[float, ...], Each(Range(min=0, min_open=True), min_length=1)] = (
+      0.5, 1.0, 2.0)
+  anchor_size: Positive = 8.0
 
   def __post_init__(self):
     if not 1 <= self.min_level <= self.max_level:

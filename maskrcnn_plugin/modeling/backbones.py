@@ -15,14 +15,16 @@ also `activation`, `use_sync_bn`, `norm_momentum`, `norm_epsilon`,
 take them from the model's `norm_activation` config and weight decay.
 """
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from official.vision.modeling.backbones import mobilenet as mg_mobilenet
 from official.vision.modeling.backbones import resnet as mg_resnet
 from official.vision.modeling.backbones import spinenet as mg_spinenet
 
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.params import Activation, Epsilon, Fraction, Level, Positive, Rate
 from maskrcnn_plugin.registries import BACKBONES
+from registry import OneOf
 
 keras = model_garden_keras()
 
@@ -36,18 +38,18 @@ def _input_specs(input_specs: Optional["keras.layers.InputSpec"]) -> "keras.laye
 def resnet(input_specs: Optional["keras.layers.InputSpec"] = None,
            *,
            model_id: int = 50,
-           depth_multiplier: float = 1.0,
-           stem_type: str = "v0",
-           se_ratio: float = 0.0,
-           stochastic_depth_drop_rate: float = 0.0,
+           depth_multiplier: Positive = 1.0,
+           stem_type: Annotated[str, OneOf("v0", "v1")] = "v0",
+           se_ratio: Fraction = 0.0,
+           stochastic_depth_drop_rate: Rate = 0.0,
            scale_stem: bool = True,
            resnetd_shortcut: bool = False,
            replace_stem_max_pool: bool = False,
            bn_trainable: bool = True,
-           activation: str = "relu",
+           activation: Activation = "relu",
            use_sync_bn: bool = False,
-           norm_momentum: float = 0.99,
-           norm_epsilon: float = 0.001,
+           norm_momentum: Rate = 0.99,
+           norm_epsilon: Epsilon = 0.001,
            kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's ResNet (`official.vision.modeling.backbones.ResNet`).
 
@@ -100,14 +102,14 @@ def resnet(input_specs: Optional["keras.layers.InputSpec"] = None,
 def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
               *,
               model_id: str = "MobileNetV2",
-              filter_size_scale: float = 1.0,
-              stochastic_depth_drop_rate: float = 0.0,
+              filter_size_scale: Positive = 1.0,
+              stochastic_depth_drop_rate: Rate = 0.0,
               flat_stochastic_depth_drop_rate: Optional[bool] = None,
-              output_stride: Optional[int] = None,
+              output_stride: Annotated[Optional[int], OneOf(None, 8, 16, 32)] = None,
               output_intermediate_endpoints: bool = False,
               use_sync_bn: bool = False,
-              norm_momentum: float = 0.99,
-              norm_epsilon: float = 0.001,
+              norm_momentum: Rate = 0.99,
+              norm_epsilon: Epsilon = 0.001,
               kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's MobileNet family (`official.vision.modeling.backbones.MobileNet`).
 
@@ -159,13 +161,13 @@ def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
 def spinenet(input_specs: "keras.layers.InputSpec",
              *,
              model_id: str = "49",
-             min_level: int = 3,
-             max_level: int = 7,
-             stochastic_depth_drop_rate: float = 0.0,
-             activation: str = "relu",
+             min_level: Level = 3,
+             max_level: Level = 7,
+             stochastic_depth_drop_rate: Rate = 0.0,
+             activation: Activation = "relu",
              use_sync_bn: bool = False,
-             norm_momentum: float = 0.99,
-             norm_epsilon: float = 0.001,
+             norm_momentum: Rate = 0.99,
+             norm_epsilon: Epsilon = 0.001,
              kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's SpineNet (`official.vision.modeling.backbones.SpineNet`).
 

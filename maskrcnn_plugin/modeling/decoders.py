@@ -11,27 +11,29 @@ None to use the backbone's features as they are. The builder also passes
 that factory.
 """
 
-from typing import Mapping, Optional
+from typing import Annotated, Mapping, Optional
 
 from official.vision.modeling.decoders import fpn as mg_fpn
 from official.vision.modeling.decoders import nasfpn as mg_nasfpn
 
+from maskrcnn_plugin.params import Activation, Epsilon, Level, PositiveInt, Rate
 from maskrcnn_plugin.registries import DECODERS
+from registry import OneOf
 
 
 @DECODERS.register("fpn")
 def fpn(input_specs: Mapping[str, "tf.TensorShape"],
-        min_level: int,
-        max_level: int,
+        min_level: Level,
+        max_level: Level,
         *,
-        num_filters: int = 256,
-        fusion_type: str = "sum",
+        num_filters: PositiveInt = 256,
+        fusion_type: Annotated[str, OneOf("sum", "concat")] = "sum",
         use_separable_conv: bool = False,
         use_keras_layer: bool = False,
-        activation: str = "relu",
+        activation: Activation = "relu",
         use_sync_bn: bool = False,
-        norm_momentum: float = 0.99,
-        norm_epsilon: float = 0.001,
+        norm_momentum: Rate = 0.99,
+        norm_epsilon: Epsilon = 0.001,
         kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's Feature Pyramid Network (`official.vision.modeling.decoders.FPN`).
 
@@ -73,16 +75,16 @@ def fpn(input_specs: Mapping[str, "tf.TensorShape"],
 
 @DECODERS.register("nasfpn")
 def nasfpn(input_specs: Mapping[str, "tf.TensorShape"],
-           min_level: int,
-           max_level: int,
+           min_level: Level,
+           max_level: Level,
            *,
-           num_filters: int = 256,
-           num_repeats: int = 5,
+           num_filters: PositiveInt = 256,
+           num_repeats: PositiveInt = 5,
            use_separable_conv: bool = False,
-           activation: str = "relu",
+           activation: Activation = "relu",
            use_sync_bn: bool = False,
-           norm_momentum: float = 0.99,
-           norm_epsilon: float = 0.001,
+           norm_momentum: Rate = 0.99,
+           norm_epsilon: Epsilon = 0.001,
            kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's NAS-FPN (`official.vision.modeling.decoders.NASFPN`).
 

@@ -13,21 +13,23 @@ from typing import Optional
 from official.vision.modeling.heads import dense_prediction_heads
 from official.vision.modeling.heads import instance_heads
 
+from maskrcnn_plugin.params import (Activation, Epsilon, Level, NonNegativeInt, NumClasses,
+                                    PositiveInt, Rate)
 from maskrcnn_plugin.registries import DETECTION_HEADS, MASK_HEADS, RPN_HEADS
 
 
 @RPN_HEADS.register("rpn_head")
-def rpn_head(min_level: int,
-             max_level: int,
-             num_anchors_per_location: int,
+def rpn_head(min_level: Level,
+             max_level: Level,
+             num_anchors_per_location: PositiveInt,
              *,
-             num_convs: int = 1,
-             num_filters: int = 256,
+             num_convs: NonNegativeInt = 1,
+             num_filters: PositiveInt = 256,
              use_separable_conv: bool = False,
-             activation: str = "relu",
+             activation: Activation = "relu",
              use_sync_bn: bool = False,
-             norm_momentum: float = 0.99,
-             norm_epsilon: float = 0.001,
+             norm_momentum: Rate = 0.99,
+             norm_epsilon: Epsilon = 0.001,
              kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's region proposal head (`dense_prediction_heads.RPNHead`).
 
@@ -66,18 +68,18 @@ def rpn_head(min_level: int,
 
 
 @DETECTION_HEADS.register("detection_head")
-def detection_head(num_classes: int,
+def detection_head(num_classes: NumClasses,
                    *,
-                   num_convs: int = 4,
-                   num_filters: int = 256,
+                   num_convs: NonNegativeInt = 4,
+                   num_filters: PositiveInt = 256,
                    use_separable_conv: bool = False,
-                   num_fcs: int = 1,
-                   fc_dims: int = 1024,
+                   num_fcs: NonNegativeInt = 1,
+                   fc_dims: PositiveInt = 1024,
                    class_agnostic_bbox_pred: bool = False,
-                   activation: str = "relu",
+                   activation: Activation = "relu",
                    use_sync_bn: bool = False,
-                   norm_momentum: float = 0.99,
-                   norm_epsilon: float = 0.001,
+                   norm_momentum: Rate = 0.99,
+                   norm_epsilon: Epsilon = 0.001,
                    kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None,
                    name: str = "detection_head"):
   """Model Garden's Fast R-CNN box head (`instance_heads.DetectionHead`).
@@ -123,17 +125,17 @@ def detection_head(num_classes: int,
 
 
 @MASK_HEADS.register("mask_head")
-def mask_head(num_classes: int,
+def mask_head(num_classes: NumClasses,
               *,
-              upsample_factor: int = 2,
-              num_convs: int = 4,
-              num_filters: int = 256,
+              upsample_factor: PositiveInt = 2,
+              num_convs: NonNegativeInt = 4,
+              num_filters: PositiveInt = 256,
               use_separable_conv: bool = False,
               class_agnostic: bool = False,
-              activation: str = "relu",
+              activation: Activation = "relu",
               use_sync_bn: bool = False,
-              norm_momentum: float = 0.99,
-              norm_epsilon: float = 0.001,
+              norm_momentum: Rate = 0.99,
+              norm_epsilon: Epsilon = 0.001,
               kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
   """Model Garden's mask head (`instance_heads.MaskHead`).
 

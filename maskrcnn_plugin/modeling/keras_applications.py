@@ -27,13 +27,14 @@ images are fed exactly as for the other backbones.
 """
 
 import math
-from typing import Any, Dict, Optional
+from typing import Annotated, Any, Dict, Optional
 
 import tensorflow as tf
 from official.vision.ops import preprocess_ops
 
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.registries import BACKBONES
+from registry import OneOf
 
 keras = model_garden_keras()
 
@@ -86,7 +87,7 @@ class ApplicationPreprocessing(keras.layers.Layer):
 @BACKBONES.register("keras_application")
 def keras_application(input_specs: "keras.layers.InputSpec",
                       *,
-                      model_name: str = "ResNet50",
+                      model_name: Annotated[str, OneOf(*PREPROCESSING)] = "ResNet50",
                       weights: Optional[str] = None,
                       application_kwargs: Optional[Dict[str, Any]] = None,
                       kernel_regularizer: Optional["keras.regularizers.Regularizer"] = None):
@@ -114,9 +115,6 @@ def keras_application(input_specs: "keras.layers.InputSpec",
     Model Garden's parser) to {"2".."5": features at strides 4..32}, with
     `output_specs`.
   """
-  if model_name not in PREPROCESSING:
-    raise ValueError(f"model_name={model_name!r} is not a supported Keras Applications "
-                     f"backbone; use one of {', '.join(PREPROCESSING)}.")
   height, width = list(input_specs.shape)[1:3] if input_specs is not None else (None, None)
   if height is None or width is None:
     raise ValueError("backbones.keras_application needs a static image size: reference it "

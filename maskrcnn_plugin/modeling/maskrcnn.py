@@ -34,11 +34,12 @@ from maskrcnn_plugin import registries
 from maskrcnn_plugin.errors import ContractError, GinConfigError, UserError
 from maskrcnn_plugin.gin_config import explain_gin_error
 from maskrcnn_plugin.keras_setup import model_garden_keras
-from maskrcnn_plugin.modeling import backbones, contract, decoders, heads, roi_layers
+from maskrcnn_plugin.modeling import backbones, contract, decoders, heads, relations, roi_layers
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
 from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel
 from maskrcnn_plugin.modeling.precision import float32_policy
-from registry import Registry
+from maskrcnn_plugin.params import Activation, Epsilon, NonNegative, Rate
+from registry import Registry, RegistryError
 
 _SELECTOR = "maskrcnn.build_maskrcnn"
 # Parts that compute boxes, targets and NMS: built to compute in float32
@@ -63,12 +64,12 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    mask_sampler: Any = roi_layers.mask_sampler,
                    mask_roi_aligner: Any = roi_layers.multilevel_mask_roi_aligner,
                    anchors: Optional[AnchorSettings] = None,
-                   activation: str = "relu",
+                   activation: Activation = "relu",
                    use_sync_bn: bool = True,
                    sync_bn_on_one_replica: bool = False,
-                   norm_momentum: float = 0.997,
-                   norm_epsilon: float = 0.0001,
-                   l2_weight_decay: float = 0.0,
+                   norm_momentum: Rate = 0.997,
+                   norm_epsilon: Epsilon = 0.0001,
+                   l2_weight_decay: NonNegative = 0.0,
                    cascade_iou_thresholds: Sequence[float] = (),
                    cascade_class_ensemble: bool = False,
                    outer_boxes_scale: float = 1.0,
@@ -257,6 +258,8 @@ def build_maskrcnn(num_classes: Optional[int] = None,
       skip_padded_masks=skip_padded_masks,
       **levels,
       **mask_parts)
+  relations.check_relations(model, parts.names, (height, width), anchors.num_anchors_per_location,
+                            num_classes)
   # Creates the variables with one inference pass on a zero image. Model Garden's
   # task calls the model on symbolic inputs instead, which autograph-converts
   # all of MaskRCNNModel.call and takes 2-8x longer on CPU than this pass.
@@ -282,7 +285,7 @@ def build_from_gin():
     # Gin re-raises errors from a configurable as a proxy subclass whose message
     # ends with "In call to configurable ..."; the plugin's messages are complete.
     error_class = type(error)
-    if error_class.__mro__[1].__name__ == error_class.__name__:
+    while error_class.__mro__[1].__name__ == error_class.__name__:  # one proxy per call
       error_class = error_class.__mro__[1]
     raise error_class(str(error).split("\n  In call to configurable", 1)[0]) from error
   except Exception as error:  # Raised while gin evaluated a binding: one message.
@@ -350,10 +353,15 @@ class _Parts:
         with float32_policy():
           return value(**kwargs)
       return value(**kwargs)
-    except UserError:
+    except (UserError, RegistryError):  # complete messages (e.g. a value out of its range)
       raise
     except Exception as error:  # A factory's own complaint: name the part and its bindings.
       raise GinConfigError(_factory_failure(role, name, error)) from error
+
+  @property
+  def names(self) -> Dict[str, str]:
+    """{role: gin name} of the parts built so far."""
+    return dict(self._names)
 
   def summary(self) -> str:
     return ", ".join(f"{role} {name}" for role, name in self._names.items())

@@ -7,7 +7,7 @@ factories, as Model Garden's config has two aligners: the box head's
 (`multilevel_mask_roi_aligner`, 14x14 crops).
 """
 
-from typing import Optional
+from typing import Annotated
 
 from official.vision.modeling.layers import detection_generator as mg_detection_generator
 from official.vision.modeling.layers import mask_sampler as mg_mask_sampler
@@ -18,10 +18,11 @@ from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.modeling import native_nms
 from maskrcnn_plugin.modeling.precision import Float32Arguments
+from maskrcnn_plugin.params import (Fraction, IoU, NmsKernel, NonNegative, OpenFraction,
+                                    OptionalPositive, PositiveInt)
 from maskrcnn_plugin.registries import (DETECTION_GENERATORS, MASK_SAMPLERS, ROI_ALIGNERS,
                                         ROI_GENERATORS, ROI_SAMPLERS)
-
-NMS_KERNELS = ("native", "model_garden")
+from registry import OneOf
 
 
 class ModelGardenROIGenerator(Float32Arguments, mg_roi_generator.MultilevelROIGenerator):
@@ -32,26 +33,20 @@ class ModelGardenDetectionGenerator(Float32Arguments, mg_detection_generator.Det
   """Model Garden's detection generator, decoding in float32 (`precision.py`)."""
 
 
-def _check_nms_kernel(binding: str, nms_kernel: str) -> None:
-  if nms_kernel not in NMS_KERNELS:
-    raise GinConfigError(f"{binding}.nms_kernel = {nms_kernel!r}: choose 'native' (TensorFlow's "
-                         f"NMS kernel) or 'model_garden' (Model Garden's tiled NMS).")
-
-
 @ROI_GENERATORS.register("multilevel_roi_generator")
 def multilevel_roi_generator(*,
-                             pre_nms_top_k: int = 2000,
-                             pre_nms_score_threshold: float = 0.0,
-                             pre_nms_min_size_threshold: float = 0.0,
-                             nms_iou_threshold: float = 0.7,
-                             num_proposals: int = 1000,
-                             test_pre_nms_top_k: int = 1000,
-                             test_pre_nms_score_threshold: float = 0.0,
-                             test_pre_nms_min_size_threshold: float = 0.0,
-                             test_nms_iou_threshold: float = 0.7,
-                             test_num_proposals: int = 1000,
+                             pre_nms_top_k: PositiveInt = 2000,
+                             pre_nms_score_threshold: Fraction = 0.0,
+                             pre_nms_min_size_threshold: NonNegative = 0.0,
+                             nms_iou_threshold: IoU = 0.7,
+                             num_proposals: PositiveInt = 1000,
+                             test_pre_nms_top_k: PositiveInt = 1000,
+                             test_pre_nms_score_threshold: Fraction = 0.0,
+                             test_pre_nms_min_size_threshold: NonNegative = 0.0,
+                             test_nms_iou_threshold: IoU = 0.7,
+                             test_num_proposals: PositiveInt = 1000,
                              use_batched_nms: bool = False,
-                             nms_kernel: str = "native"):
+                             nms_kernel: NmsKernel = "native"):
   """Model Garden's proposal generator (`roi_generator.MultilevelROIGenerator`).
 
   Decodes the RPN outputs at every level, keeps the top boxes and runs NMS.
@@ -77,7 +72,6 @@ def multilevel_roi_generator(*,
   Returns:
     The MultilevelROIGenerator layer.
   """
-  _check_nms_kernel("roi_generators.multilevel_roi_generator", nms_kernel)
   layer = (native_nms.NativeNMSROIGenerator if nms_kernel == "native"
            else ModelGardenROIGenerator)
   return layer(
@@ -97,11 +91,11 @@ def multilevel_roi_generator(*,
 @ROI_SAMPLERS.register("roi_sampler")
 def roi_sampler(*,
                 mix_gt_boxes: bool = True,
-                num_sampled_rois: int = 512,
-                foreground_fraction: float = 0.25,
-                foreground_iou_threshold: float = 0.5,
-                background_iou_high_threshold: float = 0.5,
-                background_iou_low_threshold: float = 0.0,
+                num_sampled_rois: PositiveInt = 512,
+                foreground_fraction: OpenFraction = 0.25,
+                foreground_iou_threshold: IoU = 0.5,
+                background_iou_high_threshold: IoU = 0.5,
+                background_iou_low_threshold: IoU = 0.0,
                 skip_subsampling: bool = False):
   """Model Garden's training ROI sampler (`roi_sampler.ROISampler`).
 
@@ -122,6 +116,13 @@ def roi_sampler(*,
   Returns:
     The ROISampler layer.
   """
+  if not background_iou_low_threshold < background_iou_high_threshold <= foreground_iou_threshold:
+    raise GinConfigError(
+        f"roi_samplers.roi_sampler needs background_iou_low_threshold < "
+        f"background_iou_high_threshold <= foreground_iou_threshold, got "
+        f"{background_iou_low_threshold:g}, {background_iou_high_threshold:g} and "
+        f"{foreground_iou_threshold:g}: ROIs between the background and foreground thresholds "
+        f"would be both or neither.")
   return mg_roi_sampler.ROISampler(
       mix_gt_boxes=mix_gt_boxes,
       num_sampled_rois=num_sampled_rois,
@@ -133,7 +134,7 @@ def roi_sampler(*,
 
 
 @ROI_ALIGNERS.register("multilevel_roi_aligner")
-def multilevel_roi_aligner(*, crop_size: int = 7, sample_offset: float = 0.5):
+def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5):
   """Model Garden's ROI align for the box head (`roi_aligner.MultilevelROIAligner`).
 
   Output: [batch, num_rois, crop_size, crop_size, channels], each ROI read from
@@ -150,7 +151,8 @@ def multilevel_roi_aligner(*, crop_size: int = 7, sample_offset: float = 0.5):
 
 
 @ROI_ALIGNERS.register("multilevel_mask_roi_aligner")
-def multilevel_mask_roi_aligner(*, crop_size: int = 14, sample_offset: float = 0.5):
+def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
+                                sample_offset: Fraction = 0.5):
   """Model Garden's ROI align for the mask head (Model Garden's `MaskROIAligner`).
 
   The same layer as `multilevel_roi_aligner` with the mask head's 14x14
@@ -169,15 +171,15 @@ def multilevel_mask_roi_aligner(*, crop_size: int = 14, sample_offset: float = 0
 @DETECTION_GENERATORS.register("detection_generator")
 def detection_generator(*,
                         apply_nms: bool = True,
-                        pre_nms_top_k: int = 5000,
-                        pre_nms_score_threshold: float = 0.05,
-                        nms_iou_threshold: float = 0.5,
-                        max_num_detections: int = 100,
-                        nms_version: str = "v2",
+                        pre_nms_top_k: PositiveInt = 5000,
+                        pre_nms_score_threshold: Fraction = 0.05,
+                        nms_iou_threshold: IoU = 0.5,
+                        max_num_detections: PositiveInt = 100,
+                        nms_version: Annotated[str, OneOf("v2", "v1", "batched")] = "v2",
                         use_cpu_nms: bool = False,
-                        soft_nms_sigma: Optional[float] = None,
+                        soft_nms_sigma: OptionalPositive = None,
                         use_sigmoid_probability: bool = False,
-                        nms_kernel: str = "native"):
+                        nms_kernel: NmsKernel = "native"):
   """Model Garden's final box decoding and NMS (`detection_generator.DetectionGenerator`).
 
   Used at inference. Output (apply_nms=True): detection_boxes
@@ -202,7 +204,6 @@ def detection_generator(*,
   Returns:
     The DetectionGenerator layer.
   """
-  _check_nms_kernel("detection_generators.detection_generator", nms_kernel)
   layer = (native_nms.NativeNMSDetectionGenerator if nms_kernel == "native"
            else ModelGardenDetectionGenerator)
   return layer(
@@ -218,7 +219,7 @@ def detection_generator(*,
 
 
 @MASK_SAMPLERS.register("mask_sampler")
-def mask_sampler(mask_target_size: int, *, num_sampled_masks: int = 128):
+def mask_sampler(mask_target_size: PositiveInt, *, num_sampled_masks: PositiveInt = 128):
   """Model Garden's training mask-target sampler (`mask_sampler.MaskSampler`).
 
   Used in training only: crops and resizes the ground-truth masks of

@@ -28,13 +28,15 @@ import collections
 import dataclasses
 import difflib
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Annotated, Dict, List, Optional, Sequence, Tuple
 
 import gin
 import tensorflow as tf
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training.resume import VARIABLE_SUFFIX, variable_keys
+from registry import Each, OneOf
+from registry.constraints import constraint
 
 CONFIG_FILE = "config.gin"
 OPERATIVE_CONFIG_FILE = "operative_config.gin"
@@ -98,8 +100,11 @@ class WarmStartReport:
 
 
 @gin.configurable(module="checkpoints")
+@constraint("checkpoints.warm_start")
 def warm_start(model, checkpoint: Optional[str] = None,
-               modules: Sequence[str] = ("backbone",)) -> Optional[WarmStartReport]:
+               modules: Annotated[Sequence[str], Each(OneOf(*WARM_START_MODULES, "all"),
+                                                      min_length=1)] = ("backbone",),
+               ) -> Optional[WarmStartReport]:
   """Loads `modules` of `model` from `checkpoint`; returns a report, or None without one.
 
   Args:

@@ -20,7 +20,7 @@ import io
 import os
 import sys
 import tempfile
-from typing import Callable, Dict, Optional, Sequence, Union
+from typing import Annotated, Callable, Dict, Optional, Sequence, Union
 
 import gin
 import orbit
@@ -29,17 +29,21 @@ import tensorflow as tf
 from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.params import OptionalPositiveInt, Positive, PositiveInt
 from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, freezing, progress
 from maskrcnn_plugin.training import resume, runtime as runtime_lib
 from maskrcnn_plugin.training.losses import MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import build_optimizer
 from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
+from registry import Range
+from registry.constraints import constraint
 
 MODES = ("train", "eval", "train_and_eval", "continuous_eval")
 DatasetFn = Callable[[Optional[tf.distribute.InputContext]], tf.data.Dataset]
 
 
 @gin.configurable("schedule")
+@constraint("schedule")
 @dataclasses.dataclass(frozen=True)
 class Schedule:
   """Loop settings bound in gin under `schedule` (see the module docstring).
@@ -56,31 +60,24 @@ class Schedule:
     eval_steps: Eval batches per evaluation; -1 for the whole eval set.
     eval_timeout: continuous_eval: seconds to wait for a new checkpoint.
   """
-  train_steps: int = 1000
-  steps_per_loop: int = 100
-  summary_interval: Optional[int] = None
-  checkpoint_interval: int = 1000
-  max_to_keep: int = 5
-  eval_interval: Optional[int] = None
-  eval_steps: int = -1
-  eval_timeout: float = 3600.0
+  train_steps: PositiveInt = 1000
+  steps_per_loop: PositiveInt = 100
+  summary_interval: OptionalPositiveInt = None
+  checkpoint_interval: PositiveInt = 1000
+  max_to_keep: PositiveInt = 5
+  eval_interval: OptionalPositiveInt = None
+  eval_steps: Annotated[int, Range(min=-1)] = -1
+  eval_timeout: Positive = 3600.0
 
   def __post_init__(self):
-    for name in ("train_steps", "steps_per_loop", "checkpoint_interval", "max_to_keep"):
-      if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-        raise UserError(f"schedule.{name} must be a positive integer, got "
-                        f"{getattr(self, name)!r}.")
     if self.summary_interval is None:
       object.__setattr__(self, "summary_interval", self.steps_per_loop)
-    if self.summary_interval <= 0 or self.summary_interval % self.steps_per_loop:
+    if self.summary_interval % self.steps_per_loop:
       lower = max(self.summary_interval // self.steps_per_loop, 1) * self.steps_per_loop
       raise UserError(
           f"schedule.summary_interval ({self.summary_interval}) must be a positive multiple of "
           f"schedule.steps_per_loop ({self.steps_per_loop}): summaries are written between "
           f"loops. Use e.g. schedule.summary_interval = {lower}.")
-    if self.eval_interval is not None and self.eval_interval <= 0:
-      raise UserError(f"schedule.eval_interval must be positive or None, got "
-                      f"{self.eval_interval}.")
     if self.eval_steps == 0 or self.eval_steps < -1:
       raise UserError(f"schedule.eval_steps must be positive or -1 (whole eval set), got "
                       f"{self.eval_steps}.")

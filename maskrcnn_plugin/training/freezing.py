@@ -19,12 +19,14 @@ for any functional user backbone.
 """
 
 import dataclasses
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import gin
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from registry import Range
+from registry.constraints import constraint
 
 
 @dataclasses.dataclass
@@ -46,7 +48,8 @@ class FreezeReport:
 
 
 @gin.configurable(module="freezing")
-def freeze(model, backbone: bool = False, backbone_stages: int = 0,
+@constraint("freezing.freeze")
+def freeze(model, backbone: bool = False, backbone_stages: Annotated[int, Range(0, 10)] = 0,
            frozen_batch_norm: bool = False) -> FreezeReport:
   """Makes the chosen backbone layers non-trainable; returns what it froze.
 
@@ -59,17 +62,14 @@ def freeze(model, backbone: bool = False, backbone_stages: int = 0,
       with its gamma and beta fixed.
 
   Raises:
-    UserError: for a negative stage count or a backbone whose layers' strides
-      cannot be read.
+    UserError: for a backbone whose layers' strides cannot be read (a stage
+      outside [0, 10] is a registry.ConstraintError).
   """
   report = FreezeReport()
   net = model.backbone
   if backbone:
     layers, report.what = [net], "the backbone"
   elif backbone_stages:
-    if not isinstance(backbone_stages, int) or backbone_stages < 0:
-      raise UserError(f"freezing.freeze.backbone_stages must be a level >= 0, got "
-                      f"{backbone_stages!r}.")
     layers = _layers_up_to_stride(net, 2**backbone_stages)
     report.what = ("the backbone stem" if backbone_stages == 1 else
                    f"the backbone stem and stages up to level {backbone_stages}")

@@ -18,11 +18,15 @@ import tensorflow as tf
 from official.vision.configs import maskrcnn as maskrcnn_config
 from official.vision.tasks import maskrcnn as maskrcnn_task
 
+from maskrcnn_plugin.params import NonNegative, OpenFraction, Positive
+from registry.constraints import constraint
+
 LOSS_TERMS = ("total_loss", "rpn_score_loss", "rpn_box_loss", "frcnn_cls_loss",
               "frcnn_box_loss", "mask_loss", "model_loss")
 
 
 @gin.configurable("maskrcnn", module="losses")
+@constraint("losses.maskrcnn")
 class MaskRCNNLosses:
   """Weighted sum of Model Garden's RPN, Fast R-CNN and mask losses.
 
@@ -32,12 +36,13 @@ class MaskRCNNLosses:
   whose terms (`model.losses`) are added to the total as Model Garden does.
   """
 
-  def __init__(self, model, *, rpn_score_weight: float = 1.0, rpn_box_weight: float = 1.0,
-               frcnn_class_weight: float = 1.0, frcnn_box_weight: float = 1.0,
-               mask_weight: float = 1.0, loss_weight: float = 1.0,
-               rpn_huber_loss_delta: float = 1. / 9., frcnn_huber_loss_delta: float = 1.,
+  def __init__(self, model, *, rpn_score_weight: NonNegative = 1.0,
+               rpn_box_weight: NonNegative = 1.0, frcnn_class_weight: NonNegative = 1.0,
+               frcnn_box_weight: NonNegative = 1.0, mask_weight: NonNegative = 1.0,
+               loss_weight: NonNegative = 1.0, rpn_huber_loss_delta: Positive = 1. / 9.,
+               frcnn_huber_loss_delta: Positive = 1.,
                frcnn_class_use_binary_cross_entropy: bool = False,
-               frcnn_class_loss_top_k_percent: float = 1.,
+               frcnn_class_loss_top_k_percent: OpenFraction = 1.,
                class_weights: Optional[Sequence[float]] = None):
     model_config = model.get_config()
     # Model Garden 2.14's Losses config has no class_weights field.

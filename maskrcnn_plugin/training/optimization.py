@@ -16,22 +16,26 @@ classes are the ones Model Garden's optimizer factory uses
 schedules and its `LinearWarmup`.
 """
 
-from typing import Callable, Optional, Sequence, Union
+from typing import Annotated, Callable, Optional, Sequence, Union
 
 import gin
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.params import (Epsilon, NonNegative, NonNegativeInt, OptionalPositive,
+                                    Positive, Rate)
 from maskrcnn_plugin.registries import LR_SCHEDULES, OPTIMIZERS
 from official.modeling.optimization import lr_schedule
+from registry import Each, Range
+from registry.constraints import constraint
 
 # A float or a Keras LearningRateSchedule (a callable of the step).
 LearningRate = Union[float, Callable[[int], float]]
 
 
 @OPTIMIZERS.register("sgd")
-def sgd(learning_rate: LearningRate, *, momentum: float = 0.9, nesterov: bool = False,
-        global_clipnorm: Optional[float] = None):
+def sgd(learning_rate: LearningRate, *, momentum: Rate = 0.9, nesterov: bool = False,
+        global_clipnorm: OptionalPositive = None):
   """Stochastic gradient descent with momentum (Model Garden's 'sgd')."""
   return model_garden_keras().optimizers.SGD(
       learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
@@ -39,10 +43,10 @@ def sgd(learning_rate: LearningRate, *, momentum: float = 0.9, nesterov: bool = 
 
 
 @OPTIMIZERS.register("adamw")
-def adamw(learning_rate: LearningRate, *, weight_decay: float = 1e-4, beta_1: float = 0.9,
-          beta_2: float = 0.999, epsilon: float = 1e-7,
+def adamw(learning_rate: LearningRate, *, weight_decay: NonNegative = 1e-4, beta_1: Rate = 0.9,
+          beta_2: Rate = 0.999, epsilon: Epsilon = 1e-7,
           exclude_from_weight_decay: Sequence[str] = ("bias", "beta", "gamma"),
-          global_clipnorm: Optional[float] = None):
+          global_clipnorm: OptionalPositive = None):
   """Adam with decoupled weight decay (Model Garden's 'adamw_experimental').
 
   Variables whose name contains one of `exclude_from_weight_decay` (biases
@@ -56,14 +60,15 @@ def adamw(learning_rate: LearningRate, *, weight_decay: float = 1e-4, beta_1: fl
 
 
 @LR_SCHEDULES.register("constant")
-def constant(learning_rate: float = 0.01) -> float:
+def constant(learning_rate: Positive = 0.01) -> float:
   """A fixed learning rate."""
   return float(learning_rate)
 
 
 @LR_SCHEDULES.register("stepwise")
-def stepwise(boundaries: Sequence[int] = gin.REQUIRED, values: Sequence[float] = gin.REQUIRED,
-             offset: int = 0):
+def stepwise(boundaries: Annotated[Sequence[int], Each(Range(min=1))] = gin.REQUIRED,
+             values: Annotated[Sequence[float], Each(Range(min=0))] = gin.REQUIRED,
+             offset: NonNegativeInt = 0):
   """Piecewise constant: `values[i]` until step `boundaries[i]`.
 
   `values` has one more entry than `boundaries`.
@@ -78,8 +83,9 @@ def stepwise(boundaries: Sequence[int] = gin.REQUIRED, values: Sequence[float] =
 
 
 @LR_SCHEDULES.register("cosine")
-def cosine(initial_learning_rate: float = gin.REQUIRED, decay_steps: int = gin.REQUIRED,
-           alpha: float = 0.0, offset: int = 0):
+def cosine(initial_learning_rate: Positive = gin.REQUIRED,
+           decay_steps: Annotated[int, Range(min=1)] = gin.REQUIRED,
+           alpha: Annotated[float, Range(0, 1)] = 0.0, offset: NonNegativeInt = 0):
   """Cosine decay from `initial_learning_rate` to `alpha` times it over `decay_steps`."""
   return lr_schedule.CosineDecayWithOffset(
       initial_learning_rate=initial_learning_rate, decay_steps=decay_steps, alpha=alpha,
@@ -87,8 +93,8 @@ def cosine(initial_learning_rate: float = gin.REQUIRED, decay_steps: int = gin.R
 
 
 @LR_SCHEDULES.register("linear_warmup")
-def linear_warmup(schedule: LearningRate = gin.REQUIRED, warmup_steps: int = 500,
-                  warmup_learning_rate: float = 0.0):
+def linear_warmup(schedule: LearningRate = gin.REQUIRED, warmup_steps: NonNegativeInt = 500,
+                  warmup_learning_rate: NonNegative = 0.0):
   """Linear ramp from `warmup_learning_rate` to `schedule` over `warmup_steps`."""
   if warmup_steps <= 0:
     return schedule
@@ -97,9 +103,10 @@ def linear_warmup(schedule: LearningRate = gin.REQUIRED, warmup_steps: int = 500
 
 
 @gin.configurable(module="optimization")
+@constraint("optimization.build_optimizer")
 def build_optimizer(optimizer: Callable[..., object] = gin.REQUIRED,
                     learning_rate: LearningRate = gin.REQUIRED,
-                    global_clipnorm: Optional[float] = None):
+                    global_clipnorm: OptionalPositive = None):
   """The optimizer `optimizer(learning_rate, global_clipnorm=...)`.
 
   Args:

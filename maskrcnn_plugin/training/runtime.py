@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import json
 import os
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Annotated, Callable, Optional, Sequence, Tuple
 
 import gin
 import tensorflow as tf
@@ -26,6 +26,8 @@ from maskrcnn_plugin import doctor
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.registries import STRATEGIES
 from official.common import distribute_utils
+from registry import OneOf
+from registry.constraints import constraint
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
@@ -40,7 +42,9 @@ def one_device(device: Optional[str] = None) -> tf.distribute.Strategy:
 
 @STRATEGIES.register("mirrored")
 def mirrored(devices: Optional[Sequence[str]] = None,
-             cross_device_ops: Optional[str] = None) -> tf.distribute.Strategy:
+             cross_device_ops: Annotated[Optional[str],
+                                         OneOf(None, "nccl", "hierarchical_copy")] = None,
+             ) -> tf.distribute.Strategy:
   """Synchronous data parallelism over local devices.
 
   Args:
@@ -60,7 +64,9 @@ def mirrored(devices: Optional[Sequence[str]] = None,
 
 
 @STRATEGIES.register("multi_worker_mirrored")
-def multi_worker_mirrored(communication: str = "auto") -> tf.distribute.Strategy:
+def multi_worker_mirrored(
+    communication: Annotated[str, OneOf("auto", "ring", "nccl")] = "auto",
+) -> tf.distribute.Strategy:
   """Synchronous training on the workers listed in TF_CONFIG.
 
   Every worker runs the same `maskrcnn train` command with its own TF_CONFIG
@@ -97,6 +103,7 @@ def tpu(tpu_address: str = "") -> tf.distribute.Strategy:
 
 
 @gin.configurable("runtime")
+@constraint("runtime")
 @dataclasses.dataclass(frozen=True)
 class Runtime:
   """Run-time settings bound in gin under `runtime`.
@@ -112,14 +119,9 @@ class Runtime:
     jit_compile: Compile the train step with XLA. Off by default: measure first.
   """
   strategy: Optional[Callable[[], tf.distribute.Strategy]] = None
-  mixed_precision: str = "float32"
+  mixed_precision: Annotated[str, OneOf(*PRECISIONS)] = "float32"
   gpu_memory_growth: bool = True
   jit_compile: bool = False
-
-  def __post_init__(self):
-    if self.mixed_precision not in PRECISIONS:
-      raise UserError(f"runtime.mixed_precision must be one of {', '.join(PRECISIONS)}, got "
-                      f"{self.mixed_precision!r}.")
 
   @functools.cached_property
   def policy(self) -> str:

@@ -7,9 +7,9 @@ from official.vision.modeling.layers import detection_generator as mg_detection_
 from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.ops import nms as mg_nms
 
-from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.modeling import build_from_gin, native_nms, roi_layers
+from registry import ConstraintError
 from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE
 
 # Model Garden's layer internals differ between the TF 2.14 and 2.20 lines: both run these.
@@ -136,5 +136,5 @@ def test_model_detections_equal_with_either_kernel():
 
 
 def test_unknown_nms_kernel_names_the_binding():
-  with pytest.raises(GinConfigError, match=r"multilevel_roi_generator.nms_kernel = 'fast'"):
+  with pytest.raises(ConstraintError, match=r"multilevel_roi_generator.nms_kernel = 'fast' is not"):
     roi_layers.multilevel_roi_generator(nms_kernel="fast")

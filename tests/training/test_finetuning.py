@@ -13,6 +13,7 @@ from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.training import checkpoints, freezing
 from official.vision.modeling import factory
+from registry import ConstraintError
 
 keras = model_garden_keras()
 CLASS_SPECIFIC = {"detection-scores/kernel", "detection-scores/bias", "detection-boxes/kernel",
@@ -87,7 +88,7 @@ def test_shape_mismatch_outside_the_class_layers_names_the_variables(source):
   assert "mask_head/_convs/0/kernel (checkpoint [3, 3, 32, 32], model [3, 3, 32, 16])" in message
   assert "are not in the checkpoint: model/mask_head/_convs/1/kernel" in message
   assert "warm start fewer parts" in message
-  with pytest.raises(UserError, match="choose from"):
+  with pytest.raises(ConstraintError, match="Item 'heads' is not valid"):
     checkpoints.warm_start(model, source[0], modules=["heads"])
 
 
@@ -138,7 +139,7 @@ freezing.freeze.frozen_batch_norm = True
 
 def test_freezing_the_whole_backbone_and_bad_settings(five_classes):
   model = five_classes
-  with pytest.raises(UserError, match="backbone_stages must be a level"):
+  with pytest.raises(ConstraintError, match="freezing.freeze.backbone_stages = -1 is not valid"):
     freezing.freeze(model, backbone_stages=-1)
   assert freezing.freeze(model).summary() is None
   report = freezing.freeze(model, backbone=True)

@@ -6,6 +6,7 @@ import pytest
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training import optimization, runtime
+from registry import ConstraintError
 
 
 def test_summary_interval_must_be_a_multiple_of_steps_per_loop():
@@ -17,12 +18,13 @@ def test_summary_interval_must_be_a_multiple_of_steps_per_loop():
 
 @pytest.mark.parametrize("field", ["train_steps", "steps_per_loop", "checkpoint_interval"])
 def test_schedule_rejects_non_positive_counts(field):
-  with pytest.raises(UserError, match=f"schedule.{field} must be a positive integer"):
+  with pytest.raises(ConstraintError, match=f"schedule.{field} = 0 is not valid: it must be an "
+                                            f"int >= 1"):
     training.Schedule(**{field: 0})
 
 
 def test_runtime_rejects_unknown_precision_and_float16_without_gpu():
-  with pytest.raises(UserError, match="runtime.mixed_precision must be one of"):
+  with pytest.raises(ConstraintError, match="runtime.mixed_precision = 'float16' is not valid"):
     runtime.Runtime(mixed_precision="float16")
   with pytest.raises(UserError, match="needs a GPU"):
     runtime.configure_devices(runtime.Runtime(mixed_precision="mixed_float16"))
