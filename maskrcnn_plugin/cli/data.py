@@ -87,8 +87,16 @@ def run_convert_coco(args) -> int:
   summary = convert_coco.convert_coco(
       args.annotations, args.images, args.output, args.shards, workers=args.workers,
       skip_bad=args.skip_bad, include_masks=not args.no_masks)
+  print_conversion(summary, args)
+  return 0
+
+
+def print_conversion(summary, args, extra_files=()) -> None:
+  """Prints what a converter wrote and what it skipped, by reason."""
   print(f"wrote {summary.images} images, {summary.instances} instances to "
         f"{len(summary.files)} files {args.output}-*-of-{args.shards:05d}.tfrecord")
+  for path in (summary.classes_file, *extra_files):
+    print(f"wrote {path}")
   for label, skipped in (("images", summary.skipped_images),
                          ("annotations", summary.skipped_annotations)):
     if skipped:
@@ -97,7 +105,10 @@ def run_convert_coco(args) -> int:
         print(f"  {message}")
       if len(skipped) > 20:
         print(f"  ... and {len(skipped) - 20} more")
-  return 0
+  if summary.skipped.by_reason:
+    print("skipped annotations by reason:")
+    for reason, count in sorted(summary.skipped.by_reason.items()):
+      print(f"  {reason}: {count}")
 
 
 def run_check(args) -> int:

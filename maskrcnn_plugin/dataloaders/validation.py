@@ -45,6 +45,14 @@ JPEG_TRAILER_BYTES = 4096
 _FIX = ("Fix or remove the record (maskrcnn data check lists every bad one), or bind "
         "data.input_pipeline.bad_records to the string skip to skip and count bad records.")
 
+# For problems a decoder reports itself (DECODE_PROBLEM): data check reads TFRecords only.
+_FIX_DECODED = ("Fix or remove the image or annotation, or bind "
+                "data.input_pipeline.bad_records to the string skip to skip and count bad "
+                "records.")
+# A decoder may add this string scalar to its dict: non-empty says why the
+# record is bad (e.g. data_decoders.coco_json naming the image file).
+DECODE_PROBLEM = "decode_problem"
+
 # How tf.debugging.Assert prints the two strings of `check_or_skip`.
 _ASSERT_TEXT = re.compile(r"\[(Bad record .*?)\] \[(Fix or remove .*? bad records\.)\]", re.S)
 
@@ -217,6 +225,10 @@ def reason_key(reason: str) -> str:
                       ("empty image", "image is empty"),
                       ("undecodable record", "could not be decoded"),
                       ("not an image", "not a JPEG"),
+                      ("not an image", "is not an image file"),
+                      ("undecodable image", "cannot be decoded"),
+                      ("image size differs from annotations", "but the annotations say"),
+                      ("zero-area segmentation", "covers no pixel"),
                       ("box lists differ in length", "differ in length"),
                       ("class/box count mismatch", "class ids for"),
                       ("mask/box count mismatch", "masks for"),
@@ -238,7 +250,8 @@ def check_or_skip(summary: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Te
   return _apply_policy(_problems(summary, num_classes), source, index, policy)
 
 
-def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str) -> tf.Tensor:
+def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str,
+                  fix: str = _FIX) -> tf.Tensor:
   """True for a good record; for a bad one raises (policy 'error') or counts (False)."""
 
   def message():
@@ -247,7 +260,7 @@ def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str) ->
                                     ": ", reason, "."])
 
   def fail():
-    with tf.control_dependencies([tf.debugging.Assert(False, [message()[1], _FIX],
+    with tf.control_dependencies([tf.debugging.Assert(False, [message()[1], fix],
                                                       summarize=2)]):
       return tf.constant(False)
 
@@ -284,6 +297,9 @@ def decode_or_reject(dataset: tf.data.Dataset, decode: Callable, policy: str,
   decoded" (policy 'error') or a skipped, counted record (policy 'skip'). The
   records are decoded in parallel as a parallel map would.
 
+  A decoder may also report a bad record itself with a non-empty
+  `DECODE_PROBLEM` string in its dict (removed here): its text is the reason.
+
   Returns:
     A dataset of decoded records (the dicts `decode` returns).
   """
@@ -297,7 +313,13 @@ def decode_or_reject(dataset: tf.data.Dataset, decode: Callable, policy: str,
 
   def verdict(features, ok, source, index):
     problems = [(tf.logical_not(ok), lambda: _UNDECODABLE)]
-    return features, _apply_policy(problems, source, index, policy)
+    fix = _FIX
+    if DECODE_PROBLEM in features:
+      features = dict(features)
+      reported = tf.strings.regex_replace(features.pop(DECODE_PROBLEM), r"\.$", "")
+      problems.append((tf.logical_and(ok, tf.not_equal(reported, "")), lambda: reported))
+      fix = _FIX_DECODED
+    return features, _apply_policy(problems, source, index, policy, fix)
 
   dataset = dataset.interleave(decode_one, cycle_length=tf.data.AUTOTUNE, block_length=1,
                                num_parallel_calls=tf.data.AUTOTUNE,
