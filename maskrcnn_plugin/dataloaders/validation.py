@@ -72,7 +72,11 @@ def bad_record_error(error: BaseException) -> Optional[BadRecordError]:
   "Bad record FILE #INDEX: REASON. <how to fix>" alone.
   """
   match = _ASSERT_TEXT.search(str(error)) if isinstance(error, tf.errors.OpError) else None
-  return BadRecordError(f"{match.group(1)} {match.group(2)}") if match else None
+  if not match:
+    return None
+  # tf.debugging.Assert escapes quotes (of file names in the reason).
+  reason = match.group(1).replace("\\'", "'").replace('\\"', '"')
+  return BadRecordError(f"{reason} {match.group(2)}")
 
 
 def skipped_record_counts() -> Dict[str, int]:
