@@ -7,7 +7,6 @@ detections to a COCO results JSON and write a PNG with the detections drawn.
 
 import dataclasses
 import glob
-import io
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from PIL import Image
 import tensorflow as tf
 import tqdm
 
+from maskrcnn_plugin.data import images
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.serving import coco_results
 from maskrcnn_plugin.serving.visualize import draw_detections
@@ -65,16 +65,18 @@ def find_images(pattern: str) -> List[str]:
 def read_image(path: str):
   """(uint8 [height, width, 3] pixels, file bytes) of an image file.
 
+  Pixels as `data.images.decode_image` gives them: EXIF orientation applied,
+  any image mode converted to 8-bit RGB.
+
   Raises:
-    ValueError: the file is not an image Pillow can decode.
+    ValueError: the file is not an image Pillow can decode (naming it).
   """
   with open(path, "rb") as file:
     encoded = file.read()
   try:
-    with Image.open(io.BytesIO(encoded)) as image:
-      pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-  except (OSError, SyntaxError, Image.DecompressionBombError) as error:
-    raise ValueError(f"not a readable image ({error})") from error
+    pixels = images.decode_image(encoded, path)
+  except images.BadImageError as error:
+    raise ValueError(str(error)) from error
   return pixels, encoded
 
 
