@@ -76,7 +76,7 @@ def read_image(path: str):
   try:
     pixels = images.decode_image(encoded, path)
   except images.BadImageError as error:
-    raise ValueError(str(error)) from error
+    raise ValueError(f"not a readable image: {error}") from error
   return pixels, encoded
 
 
