@@ -35,10 +35,15 @@ class Problem:
 
 
 def describe(annotation_file: str, ann: Dict, image: Optional[Dict], problem: Problem) -> str:
-  """'FILE: annotation id N of image 'NAME' (id M): DETAIL'."""
+  """'FILE: annotation id N of image 'NAME' (id M): DETAIL'.
+
+  Annotations made from another tool's file carry `source` (e.g. "region #3"),
+  named instead of the annotation id.
+  """
   where = (f"image '{image.get('file_name')}' (id {image.get('id')})" if image is not None
            else f"image id {ann.get('image_id')}")
-  return f"{annotation_file}: annotation id {ann.get('id')} of {where}: {problem.detail}"
+  what = ann.get("source") or f"annotation id {ann.get('id')}"
+  return f"{annotation_file}: {what} of {where}: {problem.detail}"
 
 
 def _is_number(value) -> bool:

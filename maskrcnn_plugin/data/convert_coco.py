@@ -21,11 +21,12 @@ Beside the shards, `PREFIX_classes.json` holds the category names
 import dataclasses
 import multiprocessing
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tqdm
 
-from maskrcnn_plugin.data import annotation_checks, class_names, coco, images, tf_example
+from maskrcnn_plugin.data import annotation_checks, class_names, coco, coco_builder, images
+from maskrcnn_plugin.data import tf_example
 from maskrcnn_plugin.errors import UserError
 
 
@@ -42,6 +43,7 @@ class ConversionSummary:
   skipped: coco.SkippedAnnotations = dataclasses.field(default_factory=coco.SkippedAnnotations)
   files: List[str] = dataclasses.field(default_factory=list)
   classes_file: Optional[str] = None
+  coco_file: Optional[str] = None
   written: Dict[int, List] = dataclasses.field(default_factory=dict)
 
   @property
@@ -186,3 +188,20 @@ def convert_coco(annotation_file: str, image_dir: str, output_prefix: str, num_s
   return convert_index(coco.load_coco(annotation_file), image_dir, output_prefix, num_shards,
                        workers=workers, skip_bad=skip_bad, include_masks=include_masks,
                        progress=progress)
+
+
+def convert_built(index: coco.CocoIndex, image_dir: str, output_prefix: str, num_shards: int,
+                  *, skipped_images: Sequence[str] = (), **options) -> ConversionSummary:
+  """`convert_index` for a COCO index built from another tool's files (VIA, LabelMe).
+
+  Also writes `output_prefix`.json, the COCO JSON of what the records hold.
+
+  Args:
+    skipped_images: Messages of images the builder already left out.
+    options: `convert_index`'s keyword arguments.
+  """
+  summary = convert_index(index, image_dir, output_prefix, num_shards, **options)
+  summary.skipped_images = list(skipped_images) + summary.skipped_images
+  summary.coco_file = coco_builder.write_converted_json(f"{output_prefix}.json", index,
+                                                        summary.written)
+  return summary

@@ -69,6 +69,16 @@ def _orientation(image: Image.Image) -> int:
     return 1
 
 
+def displayed_size(encoded: bytes, source: str) -> Tuple[int, int]:
+  """(height, width) of an image as viewers show it (EXIF orientation applied).
+
+  Decodes the pixels too, so a broken file is a BadImageError here.
+  """
+  image = _open(encoded, source)
+  size = (image.height, image.width)
+  return size[::-1] if _orientation(image) in _TRANSPOSING_ORIENTATIONS else size
+
+
 def decode_image_and_orientation(encoded: bytes, source: str,
                                  expected_size: Optional[Tuple[int, int]] = None
                                  ) -> Tuple[np.ndarray, bool]:
