@@ -82,6 +82,9 @@ def add_commands(subparsers) -> None:
   check.add_argument("--render", type=int, default=0, metavar="K",
                      help="render K records with boxes and masks as PNG files")
   check.add_argument("--output", default="data_check", help="folder for rendered PNG files")
+  check.add_argument("--max-instances", type=int, default=None, metavar="N",
+                     help="count the images with more than N instances (what "
+                          "parsers.maskrcnn.max_num_instances = N would cut)")
   check.set_defaults(run=run_check)
 
 
@@ -185,6 +188,7 @@ def print_conversion(summary, args) -> None:
 def run_check(args) -> int:
   from maskrcnn_plugin.data import check  # pylint: disable=import-outside-toplevel
   report = check.check_records(args.pattern, num_classes=args.num_classes,
-                               render_count=args.render, output_dir=args.output)
+                               render_count=args.render, output_dir=args.output,
+                               max_instances=args.max_instances)
   print("\n".join(report.lines()))
   return 1 if report.problems else 0

@@ -75,3 +75,22 @@ def resolve(data_files: Sequence[str]) -> Dict[int, str]:
   """The gin binding `class_names.names` if set, else the names beside `data_files`."""
   bound = names()
   return bound if bound is not None else for_files(data_files)
+
+
+def write_for_run(model_dir: str, data_files: Sequence[str]) -> Optional[str]:
+  """Writes MODEL_DIR/classes.json from `resolve(data_files)`; None when no names are known."""
+  found = resolve(data_files)
+  if not found:
+    return None
+  return write(os.path.join(model_dir, FILE_NAME), found)
+
+
+def for_model(model_path: Optional[str]) -> Dict[int, str]:
+  """The class names of a training folder (classes.json) or SavedModel (assets/classes.json)."""
+  if not model_path:
+    return {}
+  for candidate in (os.path.join(model_path, FILE_NAME),
+                    os.path.join(model_path, "assets", FILE_NAME)):
+    if os.path.isfile(candidate):
+      return read(candidate)
+  return {}

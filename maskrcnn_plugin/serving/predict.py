@@ -10,14 +10,14 @@ import glob
 import json
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, List, Mapping, Optional
 
 import numpy as np
 from PIL import Image
 import tensorflow as tf
 import tqdm
 
-from maskrcnn_plugin.data import images
+from maskrcnn_plugin.data import class_names, images
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.serving import coco_results
 from maskrcnn_plugin.serving.visualize import draw_detections
@@ -83,6 +83,7 @@ def read_image(path: str):
 def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
                    score_threshold: float = 0.5,
                    annotations: Optional[coco_results.AnnotationIndex] = None,
+                   category_names: Optional[Mapping[int, str]] = None,
                    log: Optional[Callable[[str], None]] = None) -> PredictSummary:
   """Runs `predictor` on each image; writes the results JSON and one PNG per image.
 
@@ -95,6 +96,9 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
       results JSON keeps every detection: COCO AP needs the low scores too.
     annotations: Gives image ids (matched by file name) and class names;
       without it image ids come from file names.
+    category_names: The model's class names ({id: name}, from its classes.json);
+      they win over the annotations' and are written to classes.json beside
+      the results.
     log: Prints one message (a skipped file); default: stderr, above the
       progress bar.
 
@@ -104,7 +108,10 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
   log = log or (lambda message: tqdm.tqdm.write(message, file=sys.stderr))
   os.makedirs(output_dir, exist_ok=True)
   summary = PredictSummary(results_path=os.path.join(output_dir, RESULTS_FILE))
-  category_names = annotations.category_names if annotations else {}
+  category_names = {**(annotations.category_names if annotations else {}),
+                    **(category_names or {})}
+  if category_names:
+    class_names.write(os.path.join(output_dir, class_names.FILE_NAME), category_names)
   results, picture_names = [], set()
   for path in tqdm.tqdm(paths, desc="predict", unit="image"):
     try:
