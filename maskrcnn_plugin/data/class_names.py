@@ -6,8 +6,8 @@ One file format everywhere: COCO's `categories` list in JSON,
 the one of its training data into `MODEL_DIR/classes.json`; export puts that
 file into the SavedModel's assets (`assets/classes.json`); `predict` and
 `data check --render` label detections with it. The gin binding
-`class_names.names = {1: 'balloon'}` (or a list for ids 1..K) overrides the
-names from the data.
+`data.class_names.names = {1: 'balloon'}` (or a list for ids 1..K) overrides
+the names from the data when training starts.
 """
 
 import json
@@ -60,10 +60,10 @@ def for_files(files: Sequence[str]) -> Dict[int, str]:
   return names
 
 
-@gin.configurable(module="class_names")
-def names(names: Union[Mapping[int, str], Sequence[str], None] = None  # pylint: disable=redefined-outer-name
-          ) -> Optional[Dict[int, str]]:
-  """The class names bound in gin ({id: name}, or a list for ids 1..K), or None."""
+@gin.configurable("class_names", module="data")
+def bound_names(names: Union[Mapping[int, str], Sequence[str], None] = None
+                ) -> Optional[Dict[int, str]]:
+  """The class names bound in gin, `data.class_names.names` ({id: name} or a list for 1..K)."""
   if names is None:
     return None
   if isinstance(names, Mapping):
@@ -72,8 +72,8 @@ def names(names: Union[Mapping[int, str], Sequence[str], None] = None  # pylint:
 
 
 def resolve(data_files: Sequence[str]) -> Dict[int, str]:
-  """The gin binding `class_names.names` if set, else the names beside `data_files`."""
-  bound = names()
+  """The gin binding `data.class_names.names` if set, else the names beside `data_files`."""
+  bound = bound_names()
   return bound if bound is not None else for_files(data_files)
 
 

@@ -267,7 +267,8 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
         include_mask=model.get_config().get("mask_head") is not None)
     evaluator = evaluator_lib.MaskRCNNEvaluator(
         model=model, dataset_fn=inputs.eval_dataset_fn, strategy=strategy, metric=metric,
-        global_step=global_step, metrics_dir=os.path.join(model_dir, "eval"))
+        global_step=global_step, metrics_dir=os.path.join(model_dir, "eval"),
+        class_names_file=os.path.join(model_dir, class_names.FILE_NAME))
   if chief:
     checkpoints.write_operative_config(model_dir)
     class_names.write_for_run(model_dir, _data_files())
