@@ -113,7 +113,8 @@ def segmentation_problem(segmentation, height: int, width: int) -> Optional[Prob
     return None
   if not isinstance(segmentation, dict) or "counts" not in segmentation:
     return Problem("malformed segmentation",
-                   f"the segmentation is neither polygons nor RLE (got {type(segmentation).__name__})")
+                   "the segmentation is neither polygons nor RLE (got "
+                   f"{type(segmentation).__name__})")
   size = segmentation.get("size")
   if (not isinstance(size, list) or len(size) != 2 or
       [int(v) if _is_number(v) else v for v in size] != [height, width]):

@@ -14,14 +14,15 @@ from maskrcnn_plugin.dataloaders import validation
 
 HEIGHT, WIDTH = 24, 32
 GOOD_POLYGON = [[2, 2, 12, 2, 12, 12, 2, 12]]
+FEWER_THAN_3 = "polygon with fewer than 3 points"
 
 # (case, change to annotation id 7 of image 'b.png', reason in the message, counting key)
 CASES = [
     ("empty_list", {"segmentation": []}, r"segmentation is empty \(\[\]\)", "empty segmentation"),
-    ("empty_polygon", {"segmentation": [[]]}, "polygon #0 has 0 point", "polygon with fewer than 3 points"),
-    ("one_point", {"segmentation": [[3, 3]]}, "has 1 point", "polygon with fewer than 3 points"),
-    ("two_points_first", {"segmentation": [[3, 3, 9, 9], GOOD_POLYGON[0]]}, "polygon #0 has 2 point",
-     "polygon with fewer than 3 points"),
+    ("empty_polygon", {"segmentation": [[]]}, "polygon #0 has 0 point", FEWER_THAN_3),
+    ("one_point", {"segmentation": [[3, 3]]}, "has 1 point", FEWER_THAN_3),
+    ("two_points_first", {"segmentation": [[3, 3, 9, 9], GOOD_POLYGON[0]]},
+     "polygon #0 has 2 point", FEWER_THAN_3),
     ("odd_coordinates", {"segmentation": [[3, 3, 9, 9, 4]]}, "odd number of coordinates",
      "odd coordinate count"),
     ("collinear", {"segmentation": [[1, 1, 5, 5, 9, 9]]}, "zero area", "zero-area segmentation"),

@@ -86,7 +86,8 @@ def test_via_bad_regions_are_named_or_skipped_by_reason(tmp_path, capsys):
           "--shards", "1", "--class-attribute", "kind", "--workers", "1"]
   status, _, err = _run(capsys, *argv)
   assert status == 2
-  assert err.startswith("maskrcnn data: error: ") and "project.json: region #4 of image 'p.png'" in err
+  assert err.startswith("maskrcnn data: error: ")
+  assert "project.json: region #4 of image 'p.png'" in err
   assert "shape 'point' has no area" in err and "--skip-bad" in err
   status, out, _ = _run(capsys, *argv, "--skip-bad")
   assert status == 0 and "wrote 1 images, 4 instances" in out
