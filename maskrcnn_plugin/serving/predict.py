@@ -7,6 +7,7 @@ detections to a COCO results JSON and write a PNG with the detections drawn.
 
 import dataclasses
 import glob
+import io
 import json
 import os
 import sys
@@ -63,10 +64,12 @@ def find_images(pattern: str) -> List[str]:
 
 
 def read_image(path: str):
-  """(uint8 [height, width, 3] pixels, file bytes) of an image file.
+  """(uint8 [height, width, 3] pixels, encoded image bytes) of an image file.
 
   Pixels as `data.images.decode_image` gives them: EXIF orientation applied,
-  any image mode converted to 8-bit RGB.
+  any image mode converted to 8-bit RGB. The bytes are the file's, or a PNG
+  of the pixels when an EXIF orientation was applied, so that models taking
+  encoded images (which ignore EXIF) see the same image.
 
   Raises:
     ValueError: the file is not an image Pillow can decode (naming it).
@@ -74,9 +77,13 @@ def read_image(path: str):
   with open(path, "rb") as file:
     encoded = file.read()
   try:
-    pixels = images.decode_image(encoded, path)
+    pixels, rotated = images.decode_image_and_orientation(encoded, path)
   except images.BadImageError as error:
     raise ValueError(f"not a readable image: {error}") from error
+  if rotated:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    encoded = buffer.getvalue()
   return pixels, encoded
 
 
