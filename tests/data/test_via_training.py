@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from maskrcnn_plugin.cli.main import main
+from maskrcnn_plugin.serving.restore import restore_run
 from via_labelme_files import balloon_region_data, image_bytes, write_json
 
 TINY_GIN = pathlib.Path(__file__).parents[1] / "faults" / "tiny.gin"
@@ -60,6 +61,8 @@ def test_via_dataset_converts_trains_and_predicts_with_class_names(tmp_path, cap
   left = pictures[0][:, :64].astype(int)
   assert np.abs(left - pictures[0][:, 64:].astype(int)).sum() > 0  # Ground truth is drawn.
 
+  # Export takes the run's classes.json into the SavedModel's assets with the gin files.
+  assert str(model_dir / "classes.json") in restore_run(str(model_dir)).config_files
   out = tmp_path / "predicted"
   assert main(["predict", f"--model_dir={model_dir}", f"--images={data}/val/*.jpg",
                f"--output={out}", "--score_threshold=0.0"]) == 0
