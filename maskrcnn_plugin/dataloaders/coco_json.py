@@ -177,4 +177,3 @@ class CocoJsonDecoder:
     if self._include_mask:
       decoded["groundtruth_instance_masks"] = tf.cast(masks, tf.float32)
     return decoded
-
