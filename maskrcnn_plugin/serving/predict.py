@@ -13,7 +13,6 @@ import os
 import sys
 from typing import Callable, List, Mapping, Optional
 
-import numpy as np
 from PIL import Image
 import tensorflow as tf
 import tqdm

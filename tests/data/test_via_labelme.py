@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 
