@@ -72,3 +72,29 @@ def test_data_check_reports_the_largest_count_and_images_over_the_limit(shapes_d
   out = capsys.readouterr().out
   assert f"most instances in one image: {count}" in out
   assert f"images with more than --max-instances {count - 1} instances:" in out
+
+
+def test_train_cli_stops_with_one_message_naming_the_binding(shapes_dir, tmp_path, capsys,
+                                                             monkeypatch):
+  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin import training
+  from maskrcnn_plugin.training import experiment
+
+  def read_batches(model_dir, mode, verbose=False):  # The training input, not the training.
+    del model_dir, mode, verbose
+    batches = iter(experiment.plugin_inputs().train_dataset_fn(None))
+    for _ in range(6):
+      next(batches)
+    return experiment.Result(step=0, metrics={}, model_dir="", checkpoint=None)
+
+  monkeypatch.setattr(training, "run", read_batches)
+  status = main(["train", "--gin_file=maskrcnn_shapes_r18_cpu",
+                 "--gin_param=IMAGE_SIZE = [64, 64]", "--gin_param=TRAIN_BATCH_SIZE = 2",
+                 f"--gin_param=SHAPES_DIR = '{shapes_dir}'",
+                 "--gin_param=parsers.maskrcnn.max_num_instances = 1",
+                 f"--model_dir={tmp_path / 'run'}", "--mode=train"])
+  err = capsys.readouterr().err
+  assert status == 2 and "Traceback" not in err, err
+  assert err.startswith(f"maskrcnn train: error: Bad record {shapes_dir}/train-")
+  assert "non-crowd instances, more than parsers.maskrcnn.max_num_instances = 1." in err
+  assert err.count("\n") == 1
