@@ -121,15 +121,22 @@ class CocoBuilder:
     """The COCO index of everything added (class names resolved to category ids)."""
     categories = self.categories()
     ids = {c["name"]: c["id"] for c in categories}
-    annotations = []
+    annotations, problems = [], list(self.problems)
+    images = {image["id"]: image for image in self.images}
     for ann in self.annotations:
       ann = dict(ann)
       name = ann.pop("class_name")
-      ann["category_id"] = ids.get(name, name)  # An unlisted class: checked as unknown.
+      if name not in ids:
+        problem = Problem("unknown class", f"its class {name!r} is not one of the classes "
+                                           f"{', '.join(ids)} (--classes)")
+        problems.append((problem, annotation_checks.describe(self.path, ann,
+                                                             images[ann["image_id"]], problem)))
+        continue
+      ann["category_id"] = ids[name]
       annotations.append(ann)
     data = {"images": self.images, "annotations": annotations, "categories": categories}
     index = coco.load_coco(self.path, data)
-    index.problems = self.problems + index.problems
+    index.problems = problems + index.problems
     index.embedded_images = self.embedded_images
     return index
 

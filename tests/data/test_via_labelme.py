@@ -169,3 +169,13 @@ def test_labelme_bad_shapes_and_sizes_are_named(tmp_path, capsys):
   write_json(folder / "other.json", {"some": "thing"})
   status, _, err = _run(capsys, *argv)
   assert status == 2 and "other.json' is not a LabelMe file" in err
+
+
+def test_a_class_outside_the_given_classes_is_named(tmp_path, capsys):
+  (tmp_path / "p.png").write_bytes(image_bytes(3))
+  via_json = write_json(tmp_path / "project.json", via2_project(["p.png"]))
+  status, _, err = _run(capsys, "data", "convert-via", "--annotations", via_json, "--output",
+                        tmp_path / "o", "--shards", "1", "--class-attribute", "kind",
+                        "--classes", "box", "--workers", "1")
+  assert status == 2
+  assert "region #1 of image 'p.png' (id 1): its class 'ball' is not one of the classes box" in err
