@@ -4,7 +4,13 @@
         [--image-size 128 --seed 0 --workers W] [--classes square,circle,triangle]
     maskrcnn data convert-coco --annotations A.json --images DIR --output PREFIX --shards N
         [--workers W] [--skip-bad] [--no-masks]
+    maskrcnn data convert-via --annotations via_region_data.json [--images DIR] --output PREFIX
+        --shards N (--class-attribute KEY | --class-name NAME) [--classes A,B] [--workers W]
+        [--skip-bad]
+    maskrcnn data convert-labelme --input DIR --output PREFIX --shards N [--classes A,B]
+        [--workers W] [--skip-bad]
     maskrcnn data check 'data/shapes/val-*.tfrecord' [--num-classes 4] [--render 8 --output DIR]
+        [--max-instances N]
 
 `data check` exits with status 1 when it finds inconsistent records.
 """
@@ -48,6 +54,26 @@ def add_commands(subparsers) -> None:
   convert.add_argument("--no-masks", action="store_true", help="write no instance masks")
   convert.set_defaults(run=run_convert_coco)
 
+  via = commands.add_parser(
+      "convert-via", help="VIA 2 project or region JSON + images to TFRecords and COCO JSON")
+  via.add_argument("--annotations", required=True,
+                   help="VIA JSON (project file or exported region data)")
+  via.add_argument("--images", default=None,
+                   help="folder the JSON's filenames are in (default: the JSON's folder)")
+  classes_from = via.add_mutually_exclusive_group(required=True)
+  classes_from.add_argument("--class-attribute", metavar="KEY",
+                            help="region attribute that holds each region's class")
+  classes_from.add_argument("--class-name", metavar="NAME", help="one class for every region")
+  _add_conversion_arguments(via)
+  via.set_defaults(run=run_convert_via)
+
+  labelme = commands.add_parser(
+      "convert-labelme", help="a folder of LabelMe JSON files to TFRecords and COCO JSON")
+  labelme.add_argument("--input", required=True,
+                       help="folder of LabelMe .json files (searched recursively)")
+  _add_conversion_arguments(labelme)
+  labelme.set_defaults(run=run_convert_labelme)
+
   check = commands.add_parser(
       "check", help="decode every record, count, flag inconsistent ones (exit 1), render")
   check.add_argument("pattern", help="TFRecord file pattern (quote the glob)")
@@ -56,7 +82,30 @@ def add_commands(subparsers) -> None:
   check.add_argument("--render", type=int, default=0, metavar="K",
                      help="render K records with boxes and masks as PNG files")
   check.add_argument("--output", default="data_check", help="folder for rendered PNG files")
+  check.add_argument("--max-instances", type=int, default=None, metavar="N",
+                     help="count the images with more than N instances (what "
+                          "parsers.maskrcnn.max_num_instances = N would cut)")
   check.set_defaults(run=run_check)
+
+
+def _add_conversion_arguments(parser) -> None:
+  """convert-coco's flags, plus --classes, for the VIA and LabelMe converters."""
+  parser.add_argument("--output", required=True,
+                      help="output prefix: writes PREFIX-00000-of-000NN.tfrecord, PREFIX.json "
+                           "(COCO JSON of what was written) and PREFIX_classes.json")
+  parser.add_argument("--shards", type=int, required=True, help="number of output files")
+  parser.add_argument("--classes", default=None, metavar="A,B,...",
+                      help="class names in category-id order 1..K (default: sorted names "
+                           "found); give the same list for every split")
+  parser.add_argument("--workers", type=int, default=None,
+                      help="processes (default: CPU count; 1: no subprocesses)")
+  parser.add_argument("--skip-bad", action="store_true",
+                      help="skip and count missing/unreadable images and bad regions")
+
+
+def _classes(args):
+  return [name.strip() for name in args.classes.split(",") if name.strip()] \
+      if args.classes else None
 
 
 def run_make_shapes(args) -> int:
@@ -87,8 +136,41 @@ def run_convert_coco(args) -> int:
   summary = convert_coco.convert_coco(
       args.annotations, args.images, args.output, args.shards, workers=args.workers,
       skip_bad=args.skip_bad, include_masks=not args.no_masks)
+  print_conversion(summary, args)
+  return 0
+
+
+def run_convert_via(args) -> int:
+  # pylint: disable=import-outside-toplevel
+  import os
+  from maskrcnn_plugin.data import convert_coco, via
+  image_dir = args.images or os.path.dirname(os.path.abspath(args.annotations))
+  index, skipped_images = via.to_coco(
+      args.annotations, image_dir, class_attribute=args.class_attribute,
+      class_name=args.class_name, classes=_classes(args), skip_bad=args.skip_bad)
+  summary = convert_coco.convert_built(
+      index, image_dir, args.output, args.shards, skipped_images=skipped_images,
+      workers=args.workers, skip_bad=args.skip_bad)
+  print_conversion(summary, args)
+  return 0
+
+
+def run_convert_labelme(args) -> int:
+  from maskrcnn_plugin.data import convert_coco, labelme  # pylint: disable=import-outside-toplevel
+  index = labelme.to_coco(args.input, classes=_classes(args))
+  summary = convert_coco.convert_built(index, args.input, args.output, args.shards,
+                                       workers=args.workers, skip_bad=args.skip_bad)
+  print_conversion(summary, args)
+  return 0
+
+
+def print_conversion(summary, args) -> None:
+  """Prints what a converter wrote and what it skipped, by reason."""
   print(f"wrote {summary.images} images, {summary.instances} instances to "
         f"{len(summary.files)} files {args.output}-*-of-{args.shards:05d}.tfrecord")
+  for path in (summary.coco_file, summary.classes_file):
+    if path:
+      print(f"wrote {path}")
   for label, skipped in (("images", summary.skipped_images),
                          ("annotations", summary.skipped_annotations)):
     if skipped:
@@ -97,12 +179,16 @@ def run_convert_coco(args) -> int:
         print(f"  {message}")
       if len(skipped) > 20:
         print(f"  ... and {len(skipped) - 20} more")
-  return 0
+  if summary.skipped.by_reason:
+    print("skipped annotations by reason:")
+    for reason, count in sorted(summary.skipped.by_reason.items()):
+      print(f"  {reason}: {count}")
 
 
 def run_check(args) -> int:
   from maskrcnn_plugin.data import check  # pylint: disable=import-outside-toplevel
   report = check.check_records(args.pattern, num_classes=args.num_classes,
-                               render_count=args.render, output_dir=args.output)
+                               render_count=args.render, output_dir=args.output,
+                               max_instances=args.max_instances)
   print("\n".join(report.lines()))
   return 1 if report.problems else 0

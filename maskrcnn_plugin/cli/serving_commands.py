@@ -104,6 +104,7 @@ def run_export(args) -> int:
 
 def run_predict(args) -> int:
   # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.data import class_names
   from maskrcnn_plugin.serving import coco_results
   from maskrcnn_plugin.serving.predict import find_images, predict_images
   from maskrcnn_plugin.serving.predictor import Predictor
@@ -115,7 +116,9 @@ def run_predict(args) -> int:
   else:
     predictor = Predictor.from_model_dir(args.model_dir, args.checkpoint)
   summary = predict_images(predictor, paths, args.output, score_threshold=args.score_threshold,
-                           annotations=annotations)
+                           annotations=annotations,
+                           category_names=class_names.for_model(args.saved_model or
+                                                                args.model_dir))
   print(summary.final_line())
   return 0
 

@@ -6,6 +6,13 @@ outside boxes), then decoded with Model Garden's TfExampleDecoder; a decoding
 error, or an image or mask whose size differs from image/height and
 image/width, is flagged too. Truncated TFRecord files are flagged with the
 index of their first incomplete record.
+
+It also reports, without changing anything: the largest instance count of an
+image and the images holding more than `max_instances` (what
+`parsers.maskrcnn.max_num_instances` would cut), and probable double
+annotations: two instances of one image and class whose masks overlap with
+IoU >= DUPLICATE_IOU. Class names come from `PREFIX_classes.json` beside the
+records, else from image/object/class/text.
 """
 
 import collections
@@ -17,7 +24,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
+from maskrcnn_plugin.data import class_names as class_names_lib
 from maskrcnn_plugin.dataloaders import decoders, files as files_lib, validation
+
+# Two masks of one image and class overlapping this much are probably one object annotated twice.
+DUPLICATE_IOU = 0.9
 
 
 @dataclasses.dataclass
@@ -32,6 +43,10 @@ class CheckReport:
   class_names: Dict[int, str] = dataclasses.field(default_factory=dict)
   problems: List[Tuple[str, int, str]] = dataclasses.field(default_factory=list)
   rendered: List[str] = dataclasses.field(default_factory=list)
+  most_instances: int = 0
+  max_instances: Optional[int] = None
+  over_limit: List[Tuple[str, int, int]] = dataclasses.field(default_factory=list)
+  duplicates: List[Tuple[str, int, str]] = dataclasses.field(default_factory=list)
 
   def lines(self, max_problems: int = 50) -> List[str]:
     """A printable report."""
@@ -42,13 +57,50 @@ class CheckReport:
     for class_id in sorted(self.instances_per_class):
       name = self.class_names.get(class_id, "")
       out.append(f"  {class_id:>4} {name:<20} {self.instances_per_class[class_id]}")
+    out.append(f"most instances in one image: {self.most_instances}")
+    if self.max_instances is not None:
+      out.append(f"images with more than --max-instances {self.max_instances} instances: "
+                 f"{len(self.over_limit)}")
+      out += _listed([(p, i, f"{n} instances") for p, i, n in self.over_limit], max_problems)
+    out.append(f"probable double annotations (same class, mask IoU >= {DUPLICATE_IOU}): "
+               f"{len(self.duplicates)}")
+    out += _listed(self.duplicates, max_problems)
     out.append(f"inconsistent records: {len(self.problems)}")
-    for path, index, reason in self.problems[:max_problems]:
-      out.append(f"  {path} #{index}: {reason}")
-    if len(self.problems) > max_problems:
-      out.append(f"  ... and {len(self.problems) - max_problems} more")
+    out += _listed(self.problems, max_problems)
     out += [f"rendered: {path}" for path in self.rendered]
     return out
+
+
+def _listed(entries: List[Tuple[str, int, str]], limit: int) -> List[str]:
+  lines = [f"  {path} #{index}: {text}" for path, index, text in entries[:limit]]
+  if len(entries) > limit:
+    lines.append(f"  ... and {len(entries) - limit} more")
+  return lines
+
+
+def double_annotations(classes: np.ndarray, masks: np.ndarray,
+                       names: Dict[int, str]) -> List[str]:
+  """Pairs of instances of one class whose masks overlap with IoU >= DUPLICATE_IOU.
+
+  Args:
+    classes: int [N] class ids.
+    masks: [N, H, W] masks (values > 0.5 are inside).
+  """
+  if len(classes) < 2 or masks is None or len(masks) != len(classes):
+    return []
+  flat = (masks.reshape(len(masks), -1) > 0.5).astype(np.float32)
+  intersection = flat @ flat.T
+  areas = flat.sum(axis=1)
+  union = areas[:, None] + areas[None, :] - intersection
+  iou = np.where(union > 0, intersection / np.maximum(union, 1), 0.0)
+  found = []
+  for i in range(len(classes)):
+    for j in range(i + 1, len(classes)):
+      if classes[i] == classes[j] and iou[i, j] >= DUPLICATE_IOU:
+        name = names.get(int(classes[i]), str(int(classes[i])))
+        found.append(f"instances {i} and {j} (class {name!r}) overlap with mask IoU "
+                     f"{iou[i, j]:.2f}")
+  return found
 
 
 _COLOURS = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
@@ -88,16 +140,19 @@ def _decoded_problem(decoded: Dict[str, np.ndarray]) -> Optional[str]:
 
 
 def check_records(file_pattern: str, *, num_classes: Optional[int] = None, render_count: int = 0,
-                  output_dir: Optional[str] = None) -> CheckReport:
+                  output_dir: Optional[str] = None,
+                  max_instances: Optional[int] = None) -> CheckReport:
   """Checks every record of the TFRecord files matching `file_pattern`.
 
   Args:
     num_classes: Classes including background; ids outside [1, num_classes)
       are flagged. None: only ids < 1 are flagged.
     render_count: Render this many good records as PNG files into output_dir.
+    max_instances: Count (and list) the images with more instances.
   """
   files = files_lib.expand_patterns(file_pattern, "PATTERN")
-  report = CheckReport(files=files)
+  report = CheckReport(files=files, max_instances=max_instances)
+  names_beside = class_names_lib.for_files(files)
   decoder = decoders.tf_example(include_mask=True)
   problem_fn = tf.function(lambda record: validation.record_problem(
       decoder.summarize(record), num_classes))
@@ -132,6 +187,12 @@ def check_records(file_pattern: str, *, num_classes: Optional[int] = None, rende
       names = text_fn(record).numpy()
       if len(names) == len(classes):
         report.class_names.update((int(c), n.decode()) for c, n in zip(classes, names))
+      report.class_names.update(names_beside)
+      report.most_instances = max(report.most_instances, len(classes))
+      if max_instances is not None and len(classes) > max_instances:
+        report.over_limit.append((path, index, len(classes)))
+      report.duplicates += [(path, index, text) for text in double_annotations(
+          classes, decoded.get("groundtruth_instance_masks"), report.class_names)]
       if len(report.rendered) < render_count:
         out = os.path.join(output_dir, f"{os.path.basename(path)}-{index:05d}.png")
         render(decoded, report.class_names, out)

@@ -8,8 +8,18 @@ The decoder produces the dict Model Garden's TfExampleDecoder produces
 (without `groundtruth_instance_masks_png`), so the same parser applies.
 Polygons, compressed and uncompressed RLE and crowd regions are read with
 pycocotools. Records are image indices in the JSON's `images` list; each
-image file is read by tf.data, its masks are rasterized by pycocotools in a
-`tf.numpy_function` (there is no TensorFlow op for COCO polygons or RLE).
+image is decoded by `data.images.decode_image` (EXIF orientation, any mode to
+8-bit RGB, the annotated size checked) and its masks are rasterized by
+pycocotools, in a `tf.numpy_function` (there is no TensorFlow op for COCO
+polygons or RLE, nor for EXIF orientation).
+
+Every annotation is checked when the dataset is built
+(`data.annotation_checks`): with `data.input_pipeline.bad_records = 'error'`
+the first bad one is an error naming the annotation id, the image file and
+the reason; with 'skip' only that annotation is left out and counted by
+reason (`skipped_record_counts()`, keys 'annotation: REASON'). An image that
+cannot be decoded, or a mask that covers no pixel once rasterized, is a bad
+record naming the image file and the reason.
 Converting to TFRecords (`maskrcnn data convert-coco`) is faster for long
 trainings: masks are rasterized once, and reading is not bound to one
 Python thread.
@@ -21,7 +31,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from maskrcnn_plugin.data import coco
+from maskrcnn_plugin.data import annotation_checks, coco, images
 from maskrcnn_plugin.dataloaders import validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.registries import DATA_DECODERS
@@ -57,6 +67,11 @@ class CocoJsonDecoder:
       raise UserError(f"data_decoders.coco_json reads one annotation JSON; file_pattern "
                       f"matched {len(files)} files: {', '.join(files[:5])}.")
     index = coco.load_coco(files[0])
+    skipped = coco.check_annotations(
+        index, include_masks=self._include_mask, skip_bad=bad_records == "skip",
+        fix="bind data.input_pipeline.bad_records = 'skip' to skip and count it")
+    for message, key in zip(skipped.messages, skipped.keys):
+      validation.count_skipped(f"annotation: {key}", message)
     self._index = index
     paths = [coco.image_path(self._image_dir, image) for image in index.images]
     keep = []
@@ -106,20 +121,47 @@ class CocoJsonDecoder:
             "classes": self._classes[record],
             "num_masks": tf.size(self._classes[record]) if self._include_mask else -1}
 
-  def _masks(self, record: np.ndarray) -> np.ndarray:
+  def _image_and_masks(self, record: np.ndarray, encoded: bytes):
+    """(uint8 [H, W, 3] image, uint8 [N, H, W] masks, problem) of image `record`.
+
+    The problem is b"" for a good image, else why the record is bad (naming
+    the image file or the annotation); the arrays are then empty.
+    """
     image = self._index.images[int(record)]
-    height, width = image["height"], image["width"]
-    anns = self._index.annotations[image["id"]]
-    masks = [coco.segmentation_to_mask(ann["segmentation"], height, width) for ann in anns]
-    return np.stack(masks) if masks else np.zeros((0, height, width), np.uint8)
+    height, width = int(image["height"]), int(image["width"])
+    path = coco.image_path(self._image_dir, image)
+    empty = (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0, 0), np.uint8))
+    try:
+      # tf.numpy_function passes a string scalar as a 0-d object array.
+      pixels = images.decode_image(np.asarray(encoded).item(), path, (height, width))
+    except images.BadImageError as error:
+      return (*empty, str(error).encode())
+    anns = self._index.annotations[image["id"]] if self._include_mask else []
+    masks = []
+    for ann in anns:
+      mask = coco.segmentation_to_mask(ann["segmentation"], height, width)
+      problem = annotation_checks.empty_mask_problem(mask)
+      if problem:
+        message = annotation_checks.describe(self._index.path, ann, image, problem)
+        return (*empty, message.encode())
+      masks.append(mask)
+    masks = np.stack(masks) if masks else np.zeros((0, height, width), np.uint8)
+    return pixels, masks, b""
 
   def decode(self, record: tf.Tensor) -> Dict[str, tf.Tensor]:
-    """Decodes image `record` into Model Garden's decoded dict."""
+    """Decodes image `record` into Model Garden's decoded dict.
+
+    Also returns `decode_problem` (string scalar, "" for a good record), which
+    `validation.decode_or_reject` turns into a bad record and removes.
+    """
     if self._index is None:
       raise RuntimeError("CocoJsonDecoder.records() must be called before decode().")
-    image = tf.io.decode_image(tf.io.read_file(self._paths[record]), channels=3,
-                               expand_animations=False)
+    image, masks, problem = tf.numpy_function(
+        self._image_and_masks, [record, tf.io.read_file(self._paths[record])],
+        [tf.uint8, tf.uint8, tf.string], stateful=False)
     image.set_shape([None, None, 3])
+    masks.set_shape([None, None, None])
+    problem.set_shape([])
     size = self._sizes[record]
     decoded = {
         "source_id": self._source_ids[record],
@@ -130,9 +172,8 @@ class CocoJsonDecoder:
         "groundtruth_is_crowd": self._crowd[record],
         "groundtruth_area": self._areas[record],
         "groundtruth_boxes": self._boxes[record],
+        validation.DECODE_PROBLEM: problem,
     }
     if self._include_mask:
-      masks = tf.numpy_function(self._masks, [record], tf.uint8, stateful=False)
-      masks.set_shape([None, None, None])
       decoded["groundtruth_instance_masks"] = tf.cast(masks, tf.float32)
     return decoded

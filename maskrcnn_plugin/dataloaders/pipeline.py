@@ -17,7 +17,8 @@ is_crowds, masks, the inputs of Model Garden's COCOEvaluator).
 Stages: list files -> shard per input pipeline (files when there are enough,
 else records) -> interleave files -> check each record (bad ones: error or
 skip, see validation.py) -> decode (a record that fails to decode: error or
-skip) -> [cache] -> [repeat, shuffle] -> parse in parallel -> batch ->
+skip; more instances than the parser keeps: error or keep_first,
+counted) -> [cache] -> [repeat, shuffle] -> parse in parallel -> batch ->
 prefetch.
 
 Decoder protocol: `decode(record) -> dict` (Model Garden's Decoder). Optional:
@@ -87,10 +88,14 @@ def _tfrecord_source(files: Sequence[str], policy: str, verify_files: bool,
   return read
 
 
-def _check_policy(bad_records: str) -> None:
-  if bad_records not in validation.BAD_RECORD_POLICIES:
-    raise UserError(f"data.input_pipeline.bad_records must be one of "
-                    f"{validation.BAD_RECORD_POLICIES}, got {bad_records!r}.")
+def _instance_limit(parser, is_training: bool, policy: str) -> Optional[Callable]:
+  """The instance-limit check for Model Garden's parser (None for parsers without a limit)."""
+  max_instances = getattr(parser, "_max_num_instances", None)
+  if max_instances is None:
+    return None
+  skip_crowd = is_training and bool(getattr(parser, "_skip_crowd_during_training", False))
+  return lambda features, source, index: validation.instance_limit_check(
+      features, source, index, int(max_instances), policy, skip_crowd)
 
 
 @gin.configurable(module="data", denylist=["input_context"])
@@ -104,6 +109,8 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
                    parser: Optional[Callable] = None,
                    num_classes: Optional[NumClasses] = None,
                    bad_records: Annotated[str, OneOf(*validation.BAD_RECORD_POLICIES)] = "error",
+                   too_many_instances: Annotated[
+                       str, OneOf(*validation.TOO_MANY_INSTANCES_POLICIES)] = "error",
                    verify_files: bool = True,
                    shuffle_buffer_size: PositiveInt = 1000,
                    cycle_length: PositiveInt = 8,
@@ -132,6 +139,11 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
       outside [1, num_classes - 1] are bad records. None: not checked.
     bad_records: 'error' (stop with file and record index) or 'skip' (skip,
       log and count; see `skipped_record_counts()`).
+    too_many_instances: A record with more instances than the parser keeps
+      (`parsers.maskrcnn.max_num_instances`): 'error' (stop, naming the record,
+      its count and the binding) or 'keep_first' (keep the first ones, as Model
+      Garden's parser does, and log and count the dropped ones; see
+      `dropped_instance_counts()`).
     verify_files: Scan local TFRecord files for truncation before reading
       (12 bytes read per record, about a second for COCO train2017).
     shuffle_buffer_size: Records in the shuffle buffer (training).
@@ -147,10 +159,6 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
   Returns:
     A dataset of (images, labels) batches of the per-replica batch size.
   """
-  _check_policy(bad_records)
-  if not isinstance(global_batch_size, int) or global_batch_size <= 0:
-    raise UserError(f"data.input_pipeline.global_batch_size must be a positive integer, got "
-                    f"{global_batch_size!r} (e.g. TRAIN_BATCH_SIZE = 8).")
   drop_remainder = is_training if drop_remainder is None else drop_remainder
   repeat = is_training if repeat is None else repeat
   if deterministic and seed is None:
@@ -163,7 +171,9 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
   decoder = decoder or DATA_DECODERS.get("tf_example")
   if isinstance(decoder, type) or not hasattr(decoder, "decode"):
     decoder = decoder()  # A factory or class: gin bindings apply when it is called.
-  parse = (parser or PARSERS.get("maskrcnn"))().parse_fn(is_training)
+  parser_object = (parser or PARSERS.get("maskrcnn"))()
+  parse = parser_object.parse_fn(is_training)
+  instance_limit = _instance_limit(parser_object, is_training, too_many_instances)
   files = files_lib.expand_patterns(file_pattern, "data.input_pipeline.file_pattern",
                                     data_dir=data_dir)
 
@@ -203,7 +213,8 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
   if bad_records == "skip":
     dataset = dataset.filter(lambda record, source, index, keep: keep)
   dataset = dataset.map(lambda record, source, index, keep: (record, source, index))
-  dataset = validation.decode_or_reject(dataset, decoder.decode, bad_records, deterministic)
+  dataset = validation.decode_or_reject(dataset, decoder.decode, bad_records, deterministic,
+                                        instance_limit)
   if cache:
     dataset = dataset.cache()
   if repeat:

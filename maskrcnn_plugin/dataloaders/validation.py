@@ -45,8 +45,20 @@ JPEG_TRAILER_BYTES = 4096
 _FIX = ("Fix or remove the record (maskrcnn data check lists every bad one), or bind "
         "data.input_pipeline.bad_records to the string skip to skip and count bad records.")
 
+# For problems a decoder reports itself (DECODE_PROBLEM): data check reads TFRecords only.
+_FIX_DECODED = ("Fix or remove the image or annotation, or bind "
+                "data.input_pipeline.bad_records to the string skip to skip and count bad "
+                "records.")
+# A decoder may add this string scalar to its dict: non-empty says why the
+# record is bad (e.g. data_decoders.coco_json naming the image file).
+DECODE_PROBLEM = "decode_problem"
+
 # How tf.debugging.Assert prints the two strings of `check_or_skip`.
-_ASSERT_TEXT = re.compile(r"\[(Bad record .*?)\] \[(Fix or remove .*? bad records\.)\]", re.S)
+_ASSERT_TEXT = re.compile(r"\[(Bad record .*?)\] \[((?:Fix or remove .*? bad records|Raise "
+                          r"parsers\.maskrcnn\.max_num_instances .*? dropped instances)\.)\]",
+                          re.S)
+TOO_MANY_INSTANCES_POLICIES = ("error", "keep_first")
+_DROPPED = collections.Counter()
 
 _SKIPPED = collections.Counter()
 _SKIPPED_LOCK = threading.Lock()
@@ -64,7 +76,11 @@ def bad_record_error(error: BaseException) -> Optional[BadRecordError]:
   "Bad record FILE #INDEX: REASON. <how to fix>" alone.
   """
   match = _ASSERT_TEXT.search(str(error)) if isinstance(error, tf.errors.OpError) else None
-  return BadRecordError(f"{match.group(1)} {match.group(2)}") if match else None
+  if not match:
+    return None
+  # tf.debugging.Assert escapes quotes (of file names in the reason).
+  reason = match.group(1).replace("\\'", "'").replace('\\"', '"')
+  return BadRecordError(f"{reason} {match.group(2)}")
 
 
 def skipped_record_counts() -> Dict[str, int]:
@@ -76,6 +92,17 @@ def skipped_record_counts() -> Dict[str, int]:
 def reset_skipped_record_counts() -> None:
   with _SKIPPED_LOCK:
     _SKIPPED.clear()
+
+
+def dropped_instance_counts() -> Dict[str, int]:
+  """Instances cut by `too_many_instances = 'keep_first'` in this process: records, instances."""
+  with _SKIPPED_LOCK:
+    return dict(_DROPPED)
+
+
+def reset_dropped_instance_counts() -> None:
+  with _SKIPPED_LOCK:
+    _DROPPED.clear()
 
 
 def count_skipped(reason: str, message: str) -> None:
@@ -217,6 +244,10 @@ def reason_key(reason: str) -> str:
                       ("empty image", "image is empty"),
                       ("undecodable record", "could not be decoded"),
                       ("not an image", "not a JPEG"),
+                      ("not an image", "is not an image file"),
+                      ("undecodable image", "cannot be decoded"),
+                      ("image size differs from annotations", "but the annotations say"),
+                      ("zero-area segmentation", "covers no pixel"),
                       ("box lists differ in length", "differ in length"),
                       ("class/box count mismatch", "class ids for"),
                       ("mask/box count mismatch", "masks for"),
@@ -238,7 +269,8 @@ def check_or_skip(summary: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Te
   return _apply_policy(_problems(summary, num_classes), source, index, policy)
 
 
-def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str) -> tf.Tensor:
+def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str,
+                  fix: str = _FIX) -> tf.Tensor:
   """True for a good record; for a bad one raises (policy 'error') or counts (False)."""
 
   def message():
@@ -247,7 +279,7 @@ def _apply_policy(problems, source: tf.Tensor, index: tf.Tensor, policy: str) ->
                                     ": ", reason, "."])
 
   def fail():
-    with tf.control_dependencies([tf.debugging.Assert(False, [message()[1], _FIX],
+    with tf.control_dependencies([tf.debugging.Assert(False, [message()[1], fix],
                                                       summarize=2)]):
       return tf.constant(False)
 
@@ -274,8 +306,62 @@ def _empty_like(spec: tf.TensorSpec) -> tf.Tensor:
   return tf.zeros([d if d is not None else 0 for d in spec.shape.as_list()], spec.dtype)
 
 
+def instance_limit_check(features: Dict[str, tf.Tensor], source: tf.Tensor, index: tf.Tensor,
+                         max_instances: int, policy: str, skip_crowd: bool) -> tf.Tensor:
+  """Applies the instance limit of Model Garden's parser to a decoded record.
+
+  Model Garden's parser keeps the first `max_num_instances` instances of an
+  image (after dropping crowd regions in training when `skip_crowd`) and
+  drops the rest silently. With policy 'error' a record holding more raises
+  "Bad record SOURCE #INDEX: it holds N instances, more than
+  parsers.maskrcnn.max_num_instances = M" with the fix; with 'keep_first' the
+  cut is accepted, and each cut record is logged and counted
+  (`dropped_instance_counts()`).
+
+  Returns:
+    A bool scalar that is True (an op to depend on).
+  """
+  classes = features["groundtruth_classes"]
+  count = tf.size(classes)
+  if skip_crowd:
+    count = tf.reduce_sum(tf.cast(tf.logical_not(features["groundtruth_is_crowd"]), tf.int32))
+  over = count > max_instances
+  what = ("non-crowd instances" if skip_crowd else "instances")
+  message = lambda: tf.strings.join([
+      "Bad record ", source, " #", tf.strings.as_string(index), ": it holds ",
+      tf.strings.as_string(count), f" {what}, more than parsers.maskrcnn.max_num_instances = "
+      f"{max_instances}."])
+  fix = (f"Raise parsers.maskrcnn.max_num_instances (maskrcnn data check --max-instances "
+         f"{max_instances} counts such images), or bind data.input_pipeline.too_many_instances "
+         f"to the string keep_first to keep the first {max_instances} and count the dropped "
+         "instances.")
+
+  def fail():
+    with tf.control_dependencies([tf.debugging.Assert(False, [message(), fix], summarize=2)]):
+      return tf.constant(True)
+
+  def record(message_bytes, number):
+    with _SKIPPED_LOCK:
+      _DROPPED["records"] += 1
+      _DROPPED["instances"] += int(number) - max_instances
+      total = _DROPPED["instances"]
+    logging.warning("%s Keeping the first %d (too_many_instances = 'keep_first'; %d instances "
+                    "dropped so far).", message_bytes.decode(), max_instances, total)
+    return np.bool_(True)
+
+  def keep_first():
+    done = tf.numpy_function(record, [message(), count], tf.bool, stateful=True)
+    done.set_shape([])
+    return done
+
+  checked = tf.cond(over, fail if policy == "error" else keep_first, lambda: tf.constant(True))
+  checked.set_shape([])
+  return checked
+
+
 def decode_or_reject(dataset: tf.data.Dataset, decode: Callable, policy: str,
-                     deterministic: bool) -> tf.data.Dataset:
+                     deterministic: bool, instance_limit: Optional[Callable] = None
+                     ) -> tf.data.Dataset:
   """Decodes a dataset of (record, source, index); applies `policy` to records that fail.
 
   Each record is decoded in a one-element dataset whose errors are dropped
@@ -283,6 +369,11 @@ def decode_or_reject(dataset: tf.data.Dataset, decode: Callable, policy: str,
   failed decode becomes "Bad record SOURCE #INDEX: the record could not be
   decoded" (policy 'error') or a skipped, counted record (policy 'skip'). The
   records are decoded in parallel as a parallel map would.
+
+  A decoder may also report a bad record itself with a non-empty
+  `DECODE_PROBLEM` string in its dict (removed here): its text is the reason.
+  `instance_limit(features, source, index)`, if given, checks each good
+  record's instance count (see `instance_limit_check`).
 
   Returns:
     A dataset of decoded records (the dicts `decode` returns).
@@ -297,7 +388,19 @@ def decode_or_reject(dataset: tf.data.Dataset, decode: Callable, policy: str,
 
   def verdict(features, ok, source, index):
     problems = [(tf.logical_not(ok), lambda: _UNDECODABLE)]
-    return features, _apply_policy(problems, source, index, policy)
+    fix = _FIX
+    if DECODE_PROBLEM in features:
+      features = dict(features)
+      reported = tf.strings.regex_replace(features.pop(DECODE_PROBLEM), r"\.$", "")
+      problems.append((tf.logical_and(ok, tf.not_equal(reported, "")), lambda: reported))
+      fix = _FIX_DECODED
+    keep = _apply_policy(problems, source, index, policy, fix)
+    if instance_limit is not None:
+      limited = tf.cond(keep, lambda: instance_limit(features, source, index),
+                        lambda: tf.constant(True))
+      with tf.control_dependencies([limited]):
+        keep = tf.identity(keep)
+    return features, keep
 
   dataset = dataset.interleave(decode_one, cycle_length=tf.data.AUTOTUNE, block_length=1,
                                num_parallel_calls=tf.data.AUTOTUNE,

@@ -11,13 +11,13 @@ import io
 import json
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, List, Mapping, Optional
 
-import numpy as np
 from PIL import Image
 import tensorflow as tf
 import tqdm
 
+from maskrcnn_plugin.data import class_names, images
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.serving import coco_results
 from maskrcnn_plugin.serving.visualize import draw_detections
@@ -63,24 +63,33 @@ def find_images(pattern: str) -> List[str]:
 
 
 def read_image(path: str):
-  """(uint8 [height, width, 3] pixels, file bytes) of an image file.
+  """(uint8 [height, width, 3] pixels, encoded image bytes) of an image file.
+
+  Pixels as `data.images.decode_image` gives them: EXIF orientation applied,
+  any image mode converted to 8-bit RGB. The bytes are the file's, or a PNG
+  of the pixels when an EXIF orientation was applied, so that models taking
+  encoded images (which ignore EXIF) see the same image.
 
   Raises:
-    ValueError: the file is not an image Pillow can decode.
+    ValueError: the file is not an image Pillow can decode (naming it).
   """
   with open(path, "rb") as file:
     encoded = file.read()
   try:
-    with Image.open(io.BytesIO(encoded)) as image:
-      pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-  except (OSError, SyntaxError, Image.DecompressionBombError) as error:
-    raise ValueError(f"not a readable image ({error})") from error
+    pixels, rotated = images.decode_image_and_orientation(encoded, path)
+  except images.BadImageError as error:
+    raise ValueError(f"not a readable image: {error}") from error
+  if rotated:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    encoded = buffer.getvalue()
   return pixels, encoded
 
 
 def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
                    score_threshold: float = 0.5,
                    annotations: Optional[coco_results.AnnotationIndex] = None,
+                   category_names: Optional[Mapping[int, str]] = None,
                    log: Optional[Callable[[str], None]] = None) -> PredictSummary:
   """Runs `predictor` on each image; writes the results JSON and one PNG per image.
 
@@ -93,6 +102,9 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
       results JSON keeps every detection: COCO AP needs the low scores too.
     annotations: Gives image ids (matched by file name) and class names;
       without it image ids come from file names.
+    category_names: The model's class names ({id: name}, from its classes.json);
+      they win over the annotations' and are written to classes.json beside
+      the results.
     log: Prints one message (a skipped file); default: stderr, above the
       progress bar.
 
@@ -102,7 +114,10 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
   log = log or (lambda message: tqdm.tqdm.write(message, file=sys.stderr))
   os.makedirs(output_dir, exist_ok=True)
   summary = PredictSummary(results_path=os.path.join(output_dir, RESULTS_FILE))
-  category_names = annotations.category_names if annotations else {}
+  category_names = {**(annotations.category_names if annotations else {}),
+                    **(category_names or {})}
+  if category_names:
+    class_names.write(os.path.join(output_dir, class_names.FILE_NAME), category_names)
   results, picture_names = [], set()
   for path in tqdm.tqdm(paths, desc="predict", unit="image"):
     try:

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import gin
 import tensorflow as tf
 
+from maskrcnn_plugin.data import class_names
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.gin_config import parse_gin
 
@@ -40,7 +41,8 @@ class RestoredRun:
     model: The built MaskRCNNModel with restored weights.
     image_size: (height, width) the model was built for.
     checkpoint: Path prefix of the checkpoint that was read.
-    config_files: The run's gin files that exist (config.gin first).
+    config_files: The run's files that travel with an export, those that exist:
+      config.gin, operative_config.gin and classes.json (the class names).
   """
   model: object
   image_size: Tuple[int, int]
@@ -112,7 +114,8 @@ def restore_run(model_dir: str, checkpoint: Optional[str] = None) -> RestoredRun
     raise UserError(
         f"Checkpoint {checkpoint} does not fit the model that {config_path} builds "
         f"({mismatch}). Was config.gin edited after training?")
-  config_files = tuple(p for p in (config_path, os.path.join(model_dir, OPERATIVE_CONFIG_FILE))
+  config_files = tuple(p for p in (config_path, os.path.join(model_dir, OPERATIVE_CONFIG_FILE),
+                                   os.path.join(model_dir, class_names.FILE_NAME))
                        if tf.io.gfile.exists(p))
   return RestoredRun(model=model, image_size=image_size, checkpoint=checkpoint,
                      config_files=config_files)

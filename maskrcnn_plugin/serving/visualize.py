@@ -13,15 +13,17 @@ from official.vision.utils.object_detection import visualization_utils
 
 
 def draw_detections(image: np.ndarray, detections: Mapping[str, np.ndarray],
-                    category_names: Mapping[int, str], score_threshold: float) -> np.ndarray:
+                    category_names: Mapping[int, str], score_threshold: float,
+                    show_scores: bool = True) -> np.ndarray:
   """Returns a copy of `image` with the detections above `score_threshold` drawn.
 
   Args:
     image: uint8 [height, width, 3].
     detections: boxes [N, 4] (ymin, xmin, ymax, xmax) pixels, classes [N],
-      scores [N], masks [N, height, width].
+      scores [N], masks [N, height, width] (optional).
     category_names: {class id: name}; unnamed ids are drawn as 'class <id>'.
     score_threshold: Detections scoring at or below it are not drawn.
+    show_scores: Write the score beside the class name (not for ground truth).
   """
   classes = detections["classes"].astype(np.int64)
   category_index = {int(c): {"id": int(c), "name": category_names.get(int(c), f"class {c}")}
@@ -34,8 +36,10 @@ def draw_detections(image: np.ndarray, detections: Mapping[str, np.ndarray],
       classes,
       detections["scores"],
       category_index,
-      instance_masks=(detections["masks"] > 0.5).astype(np.uint8),
+      instance_masks=(None if detections.get("masks") is None
+                      else (detections["masks"] > 0.5).astype(np.uint8)),
       use_normalized_coordinates=False,
       max_boxes_to_draw=None,
       min_score_thresh=score_threshold,
-      line_thickness=thickness)
+      line_thickness=thickness,
+      skip_scores=not show_scores)

@@ -8,7 +8,9 @@ Detections are scored by Model Garden's COCOEvaluator
 one is generated once from the validation records into
 model_dir/eval/annotations.json by Model Garden's own generator, so mask AP
 is measured against the records' full-resolution PNG instance masks (delete
-that file when the eval records change).
+that file when the eval records change). At each evaluation a few eval
+images are also drawn to TensorBoard with ground truth beside the detections
+(`eval_pictures`, `evaluation.pictures.num_images`).
 """
 
 import json
@@ -20,7 +22,9 @@ import numpy as np
 import orbit
 import tensorflow as tf
 
+from maskrcnn_plugin.data import class_names
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.training import eval_pictures
 from official.vision.evaluation import coco_evaluator, coco_utils
 
 # Model Garden's COCOEvaluator keys renamed in logs and JSON (others keep their name).
@@ -68,19 +72,27 @@ class MaskRCNNEvaluator(orbit.StandardEvaluator):
     strategy: The distribution strategy.
     metric: A COCOEvaluator.
     global_step: The training step variable (names the metrics file).
-    metrics_dir: Folder for metrics_<step>.json (None: not written).
+    metrics_dir: Folder for metrics_<step>.json and the TensorBoard pictures
+      of a few eval images (`eval_pictures`; None: neither is written).
+    class_names_file: The run's classes.json, for the pictures' labels.
   """
 
   def __init__(self, *, model, dataset_fn: Callable[[tf.distribute.InputContext],
                                                     tf.data.Dataset],
                strategy: tf.distribute.Strategy, metric: coco_evaluator.COCOEvaluator,
-               global_step: tf.Variable, metrics_dir: Optional[str] = None):
+               global_step: tf.Variable, metrics_dir: Optional[str] = None,
+               class_names_file: Optional[str] = None):
     self.strategy = strategy
     self.model = model
     self.metric = metric
     self.global_step = global_step
     self.metrics_dir = metrics_dir
     self.include_mask = model.get_config().get("mask_head") is not None
+    self.pictures = None
+    if metrics_dir and strategy.extended.should_checkpoint:
+      read_names = lambda: (class_names.read(class_names_file) if class_names_file and
+                            tf.io.gfile.exists(class_names_file) else {})
+      self.pictures = eval_pictures.EvalPictures(dataset_fn, metrics_dir, read_names)
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
     super().__init__(dataset, options=orbit.StandardEvaluatorOptions(use_tf_function=True))
 
@@ -124,6 +136,8 @@ class MaskRCNNEvaluator(orbit.StandardEvaluator):
       tf.io.gfile.makedirs(self.metrics_dir)
       with tf.io.gfile.GFile(os.path.join(self.metrics_dir, f"metrics_{step}.json"), "w") as f:
         json.dump({"step": step, **metrics}, f, indent=2, sort_keys=True)
+    if self.pictures is not None:
+      self.pictures.write(self.model, step)
     return metrics
 
 

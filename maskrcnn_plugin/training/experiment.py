@@ -26,7 +26,8 @@ import gin
 import orbit
 import tensorflow as tf
 
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.data import class_names
+from maskrcnn_plugin.dataloaders import files as files_lib, validation
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.params import OptionalPositiveInt, Positive, PositiveInt
@@ -103,7 +104,7 @@ class Inputs:
 def plugin_inputs() -> Inputs:
   """The model and input pipeline configured in gin (`maskrcnn.build_maskrcnn`, `data`)."""
   # pylint: disable=import-outside-toplevel
-  from maskrcnn_plugin.dataloaders import files as files_lib, input_pipeline
+  from maskrcnn_plugin.dataloaders import input_pipeline
   from maskrcnn_plugin.modeling import build_maskrcnn
 
   def scoped(scope):
@@ -119,6 +120,20 @@ def plugin_inputs() -> Inputs:
         pattern, "eval/data.input_pipeline.file_pattern",
         data_dir=_bound_value("eval", "data.input_pipeline", "data_dir"))
   return Inputs(build_maskrcnn, scoped("train"), scoped("eval"), eval_files)
+
+
+def _data_files() -> Sequence[str]:
+  """The training then evaluation data files gin binds (for the class names beside them)."""
+  found = []
+  for scope in ("train", "eval"):
+    pattern = _bound_value(scope, "data.input_pipeline", "file_pattern")
+    try:
+      found += files_lib.expand_patterns(
+          pattern, f"{scope}/data.input_pipeline.file_pattern",
+          data_dir=_bound_value(scope, "data.input_pipeline", "data_dir")) if pattern else []
+    except UserError:
+      continue  # The input pipeline reports a pattern that matches nothing, if it is used.
+  return found
 
 
 def _bound_value(scope: str, configurable: str, parameter: str):
@@ -252,9 +267,11 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
         include_mask=model.get_config().get("mask_head") is not None)
     evaluator = evaluator_lib.MaskRCNNEvaluator(
         model=model, dataset_fn=inputs.eval_dataset_fn, strategy=strategy, metric=metric,
-        global_step=global_step, metrics_dir=os.path.join(model_dir, "eval"))
+        global_step=global_step, metrics_dir=os.path.join(model_dir, "eval"),
+        class_names_file=os.path.join(model_dir, class_names.FILE_NAME))
   if chief:
     checkpoints.write_operative_config(model_dir)
+    class_names.write_for_run(model_dir, _data_files())
 
   # Non-chief workers of a multi-worker run must take part in saving (variables
   # may sync on read) but must not overwrite the chief's files.

@@ -185,7 +185,8 @@ def test_unreadable_image_and_bad_annotation_are_named(coco_dir, tmp_path):
   def zero_area(data):
     data["annotations"][0]["bbox"] = [10, 5, 0, 10]
   annotations = _with_problem(coco_dir, tmp_path, zero_area)
-  with pytest.raises(UserError, match="annotation id 1 of image id 1 .*zero-area box"):
+  with pytest.raises(UserError,
+                     match=r"annotation id 1 of image '001.jpg' \(id 1\): bbox .* zero or negative"):
     convert_coco.convert_coco(annotations, str(coco_dir / "images"), str(tmp_path / "out"), 1,
                               workers=1, progress=False)
   summary = convert_coco.convert_coco(annotations, str(coco_dir / "images"),
