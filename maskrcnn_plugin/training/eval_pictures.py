@@ -20,17 +20,17 @@ import tensorflow as tf
 from official.vision.ops import preprocess_ops
 
 from maskrcnn_plugin.serving.mask_paste import paste_instance_masks
+from maskrcnn_plugin.params import Fraction, NonNegativeInt
 from maskrcnn_plugin.serving.visualize import draw_detections
+from registry.constraints import constraint
 
 SUMMARY_NAME = "eval_pictures"
 
 
 @gin.configurable(module="evaluation")
-def pictures(num_images: int = 4, score_threshold: float = 0.5) -> Dict[str, float]:
+@constraint("evaluation.pictures")
+def pictures(num_images: NonNegativeInt = 4, score_threshold: Fraction = 0.5) -> Dict[str, float]:
   """The settings of the evaluation pictures (gin: `evaluation.pictures.*`)."""
-  if not isinstance(num_images, int) or num_images < 0:
-    raise ValueError(f"evaluation.pictures.num_images must be an integer >= 0, got "
-                     f"{num_images!r}.")
   return {"num_images": num_images, "score_threshold": float(score_threshold)}
 
 
