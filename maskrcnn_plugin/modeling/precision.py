@@ -26,15 +26,20 @@ from maskrcnn_plugin.keras_setup import model_garden_keras
 
 
 @contextlib.contextmanager
-def float32_policy() -> Iterator[None]:
-  """Layers created inside compute in float32 whatever the global policy is."""
+def policy_scope(policy: str) -> Iterator[None]:
+  """Layers created inside use the Keras policy `policy` ('float32', 'mixed_bfloat16', ...)."""
   mixed_precision = model_garden_keras().mixed_precision
-  policy = mixed_precision.global_policy()
-  mixed_precision.set_global_policy("float32")
+  previous = mixed_precision.global_policy()
+  mixed_precision.set_global_policy(policy)
   try:
     yield
   finally:
-    mixed_precision.set_global_policy(policy)
+    mixed_precision.set_global_policy(previous)
+
+
+def float32_policy():
+  """Layers created inside compute in float32 whatever the global policy is."""
+  return policy_scope("float32")
 
 
 def to_float32(structure: Any) -> Any:
