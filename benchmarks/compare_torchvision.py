@@ -25,7 +25,8 @@ Both sides read the same shapes records: the plugin through its own training
 pipeline; torchvision gets the first training images decoded by the plugin's
 tf.Example decoder and resized to 256 px with their full-image masks, and
 exactly the images of the plugin's eval pipeline for inference. Both train
-with SGD (lr 0.01, momentum 0.9, weight decay 4e-5 = the plugin's L2).
+with SGD (lr 0.01, momentum 0.9, weight decay 4e-5 = the plugin's L2, the
+gradient clipped to a global norm of 10).
 
 Each side runs in a process of its own (`side_server.py`), one per precision;
 after each side's warm-up window the sides' windows alternate (the
@@ -33,7 +34,10 @@ after each side's warm-up window the sides' windows alternate (the
 from other processes hits all alike; figures are medians. Per side:
 training images/s, inference images/s in eval mode on random weights, with
 the detections each side kept per image (its mask head runs on those), and
-the peak RSS of the side's process. torch runs 2 threads
+the peak RSS of the side's process. Inference ends, on both sides, with a
+28x28 mask per detection: torchvision's transform would also paste them into
+full-image masks (a Python loop over the detections), which the plugin does
+in export and `predict`, not in the model, so that step is left out. torch runs 2 threads
 (`torch.set_num_threads`), TensorFlow its default (one intra-op thread per
 core, as compare_model_garden.py). With --reduced_precision: the plugin with
 `mixed_bfloat16` (the model built under the Keras policy, as
@@ -60,21 +64,25 @@ import side_server  # noqa: E402
 import twins  # noqa: E402
 
 SETTING = twins.SETTINGS["r50_2fc"]
+TRAIN_IMAGES = 32  # Training images handed to torchvision, cycled.
 # The plugin's bindings on top of the setting's: 4 classes, the optimizer both
-# sides use (the work of a step does not depend on the learning rate), and an
-# ordered eval pipeline.
+# sides use, and an ordered eval pipeline. From random weights both models
+# diverge within a few steps at this rate unless the gradient is clipped (the
+# shapes demo's global norm of 10); the work of a step does not depend on it.
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
+CLIPNORM = twins.SHAPES_CLIPNORM
 PLUGIN_BINDINGS = (
     "NUM_CLASSES = 4",
     f"optimization.build_optimizer.learning_rate = {LEARNING_RATE}",
-    "optimization.build_optimizer.global_clipnorm = None",
+    f"optimization.build_optimizer.global_clipnorm = {CLIPNORM}",
     f"optimizers.sgd.momentum = {MOMENTUM}",
     # The same eval images in the same order in every process.
     "eval/data.input_pipeline.deterministic = True",
+    # A shuffle buffer of as many images as torchvision's side holds (peak RSS).
+    f"data.input_pipeline.shuffle_buffer_size = {TRAIN_IMAGES}",
 )
 TORCH_THREADS = 2
-TRAIN_IMAGES = 32  # Training images handed to torchvision, cycled.
 # Side name: (precision, the plugin's Keras policy or torch's autocast dtype).
 SIDES = {
     "plugin": ("float32", "float32"),
@@ -298,11 +306,12 @@ def _start_sides(args, names: Sequence[str], data: str, config: Dict, plan: Dict
       side_config = os.path.join(folder, name.replace(" ", "_") + ".json")
       with open(side_config, "w", encoding="utf-8") as file:
         json.dump({**config, "precision": SIDES[name][1], "threads": TORCH_THREADS,
-                   "data": data, "batch_size": SETTING.batch_size,
+                   "data": data, "batch_size": SETTING.batch_size, "paste_masks": False,
                    "warmup_steps": plan["train_steps"], "seed": 0,
                    "optimizer": {"lr": LEARNING_RATE, "momentum": MOMENTUM,
                                  "weight_decay": gin_value("maskrcnn.build_maskrcnn."
-                                                           "l2_weight_decay")}}, file)
+                                                           "l2_weight_decay")},
+                   "clip_norm": CLIPNORM}, file)
       command = [args.torch_python, os.path.join(here, "torchvision_side.py"), side_config]
     sides[name] = side_server.SideProcess(name, command, log_path, env=env)
   facts = {name: side.read() for name, side in sides.items()}

@@ -12,6 +12,9 @@ written by `compare_torchvision.py` from the plugin's parsed gin config:
     anchor_sizes:    one anchor size per FPN level (P2-P6), in pixels
     aspect_ratios:   anchor aspect ratios, the same on every level
     optimizer:       SGD lr, momentum, weight_decay
+    clip_norm:       the gradient's global norm is clipped to it
+    paste_masks:     False: inference returns the 28x28 mask of each detection,
+                     as the plugin's model does, instead of pasting it into the image
     precision:       'float32', or 'bfloat16' (CPU autocast around the forward pass)
     threads:         torch.set_num_threads
     data:            the .npz written by compare_torchvision.py: train_images
@@ -75,7 +78,12 @@ class TorchvisionSide:
   def __init__(self, config: Dict):
     torch.manual_seed(config["seed"])
     self.model = build_model(config)
+    if not config["paste_masks"]:
+      # Images are not resized (min_size = max_size = their size): the
+      # transform's postprocess would only paste masks into the image.
+      self.model.transform.postprocess = lambda result, image_sizes, original_sizes: result
     self.optimizer = torch.optim.SGD(self.model.parameters(), **config["optimizer"])
+    self.clip_norm = config["clip_norm"]
     self.batch_size = config["batch_size"]
     self.bfloat16 = config["precision"] == "bfloat16"
     self.train_data, self.val_data = load_data(config["data"])
@@ -100,6 +108,7 @@ class TorchvisionSide:
         loss = sum(losses.values())
       self.optimizer.zero_grad(set_to_none=True)
       loss.backward()
+      torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
       self.optimizer.step()
     if not torch.isfinite(loss):
       raise FloatingPointError(f"torchvision's training loss is {float(loss)}")
