@@ -51,6 +51,7 @@ import inspect
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -340,38 +341,40 @@ def run(args, parser: argparse.ArgumentParser) -> Dict:
   """The whole comparison; returns its figures."""
   plan = compare_model_garden.window_plan(SETTING, args.quick)
   names = [name for name in SIDES if args.reduced_precision or SIDES[name][0] == "float32"]
-  with tempfile.TemporaryDirectory(prefix="compare_torchvision_") as folder:
-    try:
-      data, config = prepare(args, plan, folder)
-    except ValueError as error:
-      parser.error(str(error))
-    _log(f"Machine: {_cpu()}; {compare_model_garden._load()}")
-    _log(f"torchvision's settings: {json.dumps(config)}")
-    sides, facts = _start_sides(args, names, data, config, plan, folder)
-    import numpy as np  # pylint: disable=import-outside-toplevel
-    exported = float(np.load(data)["val_images"].sum())
-    for name in names:
-      if "val_checksum" in facts[name] and abs(facts[name]["val_checksum"] - exported) > 1e-3 * abs(
-          exported):
-        raise SystemExit(f"The {name} side's eval images differ from torchvision's "
-                         f"(sums {facts[name]['val_checksum']} and {exported}).")
-    steps = plan["train_steps"]
-    _log(f"training: {plan['train_windows']} windows of {steps} steps per side")
-    train = compare_model_garden._interleave(
-        names, lambda name: sides[name].call("train", steps=steps)["images_per_s"],
-        plan["train_windows"], _log)
-    detections: Dict[str, List[int]] = {name: [] for name in names}
+  # Kept when a side fails: its log is there.
+  folder = tempfile.mkdtemp(prefix="compare_torchvision_")
+  try:
+    data, config = prepare(args, plan, folder)
+  except ValueError as error:
+    parser.error(str(error))
+  _log(f"Machine: {_cpu()}; {compare_model_garden._load()}")
+  _log(f"torchvision's settings: {json.dumps(config)}")
+  sides, facts = _start_sides(args, names, data, config, plan, folder)
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  exported = float(np.load(data)["val_images"].sum())
+  for name in names:
+    if "val_checksum" in facts[name] and abs(facts[name]["val_checksum"] - exported) > 1e-3 * abs(
+        exported):
+      raise SystemExit(f"The {name} side's eval images differ from torchvision's "
+                       f"(sums {facts[name]['val_checksum']} and {exported}).")
+  steps = plan["train_steps"]
+  _log(f"training: {plan['train_windows']} windows of {steps} steps per side")
+  train = compare_model_garden._interleave(
+      names, lambda name: sides[name].call("train", steps=steps)["images_per_s"],
+      plan["train_windows"], _log)
+  detections: Dict[str, List[int]] = {name: [] for name in names}
 
-    def infer_window(name: str) -> float:
-      answer = sides[name].call("infer", batches=plan["infer_batches"])
-      detections[name] += answer["detections"]
-      return answer["images_per_s"]
+  def infer_window(name: str) -> float:
+    answer = sides[name].call("infer", batches=plan["infer_batches"])
+    detections[name] += answer["detections"]
+    return answer["images_per_s"]
 
-    _log(f"inference: {plan['infer_windows']} windows of {plan['infer_batches']} batches per side")
-    infer = compare_model_garden._interleave(names, infer_window, plan["infer_windows"], _log)
-    memory = {name: sides[name].call("peak_rss")["peak_rss_mib"] for name in names}
-    for side in sides.values():
-      side.close()
+  _log(f"inference: {plan['infer_windows']} windows of {plan['infer_batches']} batches per side")
+  infer = compare_model_garden._interleave(names, infer_window, plan["infer_windows"], _log)
+  memory = {name: sides[name].call("peak_rss")["peak_rss_mib"] for name in names}
+  for side in sides.values():
+    side.close()
+  shutil.rmtree(folder)
   return {"setting": SETTING.name, "cpu": _cpu(), "sides": facts, "torchvision_config": config,
           "plan": plan, "train": train, "infer": infer, "peak_rss_mib": memory,
           "detections_per_image": {name: sum(values) / len(values)

@@ -82,3 +82,19 @@ def test_missing_dataset_says_how_to_make_it(tmp_path):
   assert result.returncode == 2
   assert f"no shapes records in {tmp_path}" in result.stderr
   assert "maskrcnn data make-shapes" in result.stderr
+
+
+def test_table_gives_medians_and_ratios_per_precision():
+  result = {
+      "train": {"plugin": [0.5, 0.6, 0.4], "torchvision": [0.2, 0.3, 0.25]},
+      "infer": {"plugin": [1.0, 3.0, 2.0], "torchvision": [0.5, 0.5, 0.5]},
+      "detections_per_image": {"plugin": 100.0, "torchvision": 37.5},
+      "peak_rss_mib": {"plugin": 3000.0, "torchvision": 2000.0},
+  }
+  lines = compare_torchvision.table(result).splitlines()
+  assert lines[2:] == [
+      "| float32 | training images/s | 0.5 | 0.25 | 2.00 |",
+      "| float32 | inference images/s (random weights) | 2 | 0.5 | 4.00 |",
+      "| float32 | detections kept per image (inference) | 100.0 | 37.5 | 2.67 |",
+      "| float32 | peak RSS MiB | 3000 | 2000 | 1.50 |",
+  ]
