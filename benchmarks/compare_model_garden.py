@@ -249,14 +249,20 @@ def _interleave(sides: List[str], window: Callable[[str], float], rounds: int,
   return rates
 
 
+def window_plan(setting: twins.Setting, quick: bool) -> Dict[str, int]:
+  """Steps per training window, windows per side, batches per inference window (WINDOWS)."""
+  plan = dict(WINDOWS[setting.model])
+  if quick:
+    plan = {key: max(2, value // 2) if key.endswith("windows") else value
+            for key, value in plan.items()}
+  return plan
+
+
 def timing_worker(args) -> Dict:
   """Training and inference images/s for both sides in one process, windows interleaved."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   setting = twins.SETTINGS[args.settings]
-  plan = dict(WINDOWS[setting.model])
-  if args.quick:
-    plan = {key: max(2, value // 2) if key.endswith("windows") else value
-            for key, value in plan.items()}
+  plan = window_plan(setting, args.quick)
   log = lambda line: print(line, file=sys.stderr, flush=True)
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
   _parse_plugin_gin(setting, args.data_dir)
