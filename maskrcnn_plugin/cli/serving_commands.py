@@ -3,13 +3,14 @@
     maskrcnn export --model_dir=runs/shapes --output=exported/shapes
     maskrcnn predict --saved_model=exported/shapes --images='photos/*.jpg' --output=out
     maskrcnn predict --model_dir=runs/shapes --images='val/*.png' --output=out \\
-        --annotations=val.json
+        --annotations=val.json --batch_size=8
     maskrcnn evaluate-results --annotations=val.json --results=out/coco_results.json
 """
 
 import argparse
 import json
 import os
+import time
 
 INPUT_TYPE_HELP = ("what the serving_default signature takes: image_tensor = uint8 "
                    "[batch, height, width, 3] pixels of any size; encoded_image = JPEG/PNG/GIF/BMP "
@@ -65,6 +66,9 @@ def add_commands(subparsers) -> None:
   predict.add_argument("--score_threshold", "--score-threshold", type=float, default=0.5,
                        metavar="T", help="draw detections scoring above T (default: 0.5); the "
                                          "results JSON keeps every detection")
+  predict.add_argument("--batch_size", "--batch-size", type=_positive_int, metavar="N",
+                       help="images per model call, of any sizes (default: the SavedModel's "
+                            "fixed batch size, or 1)")
   predict.add_argument("--annotations", metavar="FILE",
                        help="COCO annotation JSON: image ids by file name and class names "
                             "(default: ids from file names, classes drawn as numbers)")
@@ -103,20 +107,25 @@ def run_export(args) -> int:
 
 
 def run_predict(args) -> int:
+  start = time.perf_counter()
   # pylint: disable=import-outside-toplevel
   from maskrcnn_plugin.serving import coco_results
   from maskrcnn_plugin.serving.predict import find_images, predict_images
   from maskrcnn_plugin.serving.predictor import Predictor
+  import_seconds = time.perf_counter() - start
 
   paths = find_images(args.images)
   annotations = coco_results.AnnotationIndex(args.annotations) if args.annotations else None
   if args.saved_model:
-    predictor = Predictor.from_saved_model(args.saved_model)
+    predictor = Predictor.from_saved_model(args.saved_model, args.batch_size)
   else:
-    predictor = Predictor.from_model_dir(args.model_dir, args.checkpoint)
+    predictor = Predictor.from_model_dir(args.model_dir, args.checkpoint,
+                                         batch_size=args.batch_size or 1)
   summary = predict_images(predictor, paths, args.output, score_threshold=args.score_threshold,
                            annotations=annotations)
   print(summary.final_line())
+  print(f"Time: imports {import_seconds:.2f} s, model load {predictor.load_seconds:.2f} s, "
+        f"batch {predictor.batch_size}: {summary.timing_line()}")
   return 0
 
 
