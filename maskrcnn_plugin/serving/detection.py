@@ -194,12 +194,16 @@ class DetectionExportModule(detection.DetectionModule):
     key = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
     return self.get_inference_signatures({self.signature_key: key})[key]
 
+  def padded_input_signature(self):
+    """TensorSpecs of `serving_padded`'s inputs: images [B, H, W, 3] and their sizes [B, 2]."""
+    return [tf.TensorSpec([self._batch_size, None, None, self._num_channels], tf.uint8,
+                          name="inputs"),
+            tf.TensorSpec([self._batch_size, 2], tf.int32, name="image_sizes")]
+
   def padded_serving_function(self):
     """The concrete `serving_padded` function: (inputs, image_sizes) -> outputs."""
     return self.inference_from_padded_images.get_concrete_function(
-        tf.TensorSpec([self._batch_size, None, None, self._num_channels], tf.uint8,
-                      name="inputs"),
-        tf.TensorSpec([self._batch_size, 2], tf.int32, name="image_sizes"))
+        *self.padded_input_signature())
 
   def signatures(self):
     """The SavedModel's signatures: serving_default, and serving_padded for image_tensor."""
