@@ -45,6 +45,15 @@ def import_extra(module_name: str):
         "constraints/tf2.20-py311.txt \".[onnx]\" in a checkout).") from error
 
 
+def check_output_file(path: str, *, overwrite: bool = False) -> None:
+  """Raises UserError if the ONNX file exists (and overwrite is False) or is a folder."""
+  if tf.io.gfile.isdir(path):
+    raise UserError(f"--output {path} is a folder; with --format=onnx give a file, e.g. "
+                    f"{path.rstrip('/')}.onnx.")
+  if tf.io.gfile.exists(path) and not overwrite:
+    raise UserError(f"--output {path} already exists; choose a new file or pass --overwrite.")
+
+
 def _one_hot_mask_head_call(head):
   """`instance_heads.MaskHead.call` with the class picked by a one-hot product."""
   def call(inputs, training=None):
@@ -107,10 +116,40 @@ def export_onnx(module: DetectionExportModule, output_path: str, *,
   height, width = module.image_size
   try:
     session = onnxruntime.InferenceSession(output_path, providers=["CPUExecutionProvider"])
-    session.run(None, {"inputs": np.zeros((1, height, width, 3), np.uint8),
-                       "image_sizes": np.array([[height, width]], np.int32)})
+    session.run(None, {"inputs": np.zeros((module.batch_size or 1, height, width, 3), np.uint8),
+                       "image_sizes": np.array([[height, width]] * (module.batch_size or 1),
+                                               np.int32)})
   except Exception as error:  # ONNX Runtime raises its own exception types.
     tf.io.gfile.remove(output_path)
     raise UserError(f"ONNX Runtime {onnxruntime.__version__} cannot run the model tf2onnx "
                     f"{tf2onnx.__version__} converted (opset {opset}): {error}") from error
   return seconds
+
+
+def open_session(onnx_file: str):
+  """An ONNX Runtime session of an exported file and its fixed batch size (or None).
+
+  Uses the CUDA execution provider when onnxruntime-gpu provides it, else the CPU.
+
+  Raises:
+    UserError: the file is missing, is not a model exported here, or the
+      extra is not installed.
+  """
+  if not tf.io.gfile.exists(onnx_file):
+    raise UserError(f"--onnx {onnx_file} does not exist; write it with "
+                    "`maskrcnn export --format=onnx`.")
+  onnxruntime = import_extra("onnxruntime")
+  providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+               if p in onnxruntime.get_available_providers()]
+  try:
+    session = onnxruntime.InferenceSession(onnx_file, providers=providers)
+  except Exception as error:  # ONNX Runtime raises its own exception types.
+    raise UserError(f"ONNX Runtime cannot load --onnx {onnx_file}: "
+                    f"{str(error).strip().splitlines()[0]}") from error
+  inputs = {i.name: i for i in session.get_inputs()}
+  if set(inputs) != set(INPUT_NAMES):
+    raise UserError(f"--onnx {onnx_file} takes inputs {', '.join(sorted(inputs))}, not "
+                    f"{', '.join(INPUT_NAMES)}: it was not written by "
+                    "`maskrcnn export --format=onnx`.")
+  batch = inputs["inputs"].shape[0]
+  return session, batch if isinstance(batch, int) else None

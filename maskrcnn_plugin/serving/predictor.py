@@ -1,7 +1,8 @@
 """Running a serving signature on batches of images of any sizes.
 
-A `Predictor` wraps a SavedModel written by `maskrcnn export`, or a serving
-module built in-process from a training folder, and feeds it what its input
+A `Predictor` wraps a SavedModel written by `maskrcnn export`, a serving
+module built in-process from a training folder, or an ONNX file run by ONNX
+Runtime (`maskrcnn export --format=onnx`), and feeds it what its input
 type takes: decoded pixels padded to one size with each image's size
 (`serving_padded`), or the files' encoded bytes, or tf.Examples holding them
 (`serving_default`, which pads decoded images itself). A model with a fixed
@@ -102,6 +103,32 @@ class Predictor:
     predictor.load_seconds = time.perf_counter() - start
     return predictor
 
+  @classmethod
+  def from_onnx(cls, onnx_file: str, batch_size: int = 1) -> "Predictor":
+    """Opens an ONNX file written by `maskrcnn export --format=onnx` in ONNX Runtime.
+
+    Raises:
+      UserError: the file is missing or ONNX Runtime cannot load it, or the
+        extra is not installed.
+    """
+    # pylint: disable=import-outside-toplevel
+    from maskrcnn_plugin.serving.onnx_export import open_session
+    start = time.perf_counter()
+    session, exported_batch = open_session(onnx_file)
+    source = f"ONNX file {onnx_file}"
+    if exported_batch is not None and batch_size != exported_batch:
+      raise UserError(f"{source} was exported for batches of exactly {exported_batch} images; "
+                      f"pass --batch_size={exported_batch}.")
+    names = [output.name for output in session.get_outputs()]
+
+    def run(**feeds):
+      return dict(zip(names, session.run(None, feeds)))
+
+    predictor = cls(run, input_type="image_tensor", padded=True, batch_size=batch_size,
+                    fixed_batch=exported_batch is not None, source=source)
+    predictor.load_seconds = time.perf_counter() - start
+    return predictor
+
   @property
   def input_type(self) -> str:
     return self._input_type
@@ -131,22 +158,22 @@ class Predictor:
     if self._fixed_batch:
       images = list(images) + [images[-1]] * (self.batch_size - count)
     outputs = self._function(**self._inputs(images))
-    outputs = {key: value.numpy() for key, value in outputs.items()}
+    outputs = {key: np.asarray(value) for key, value in outputs.items()}
     return [_image_detections(outputs, index, pixels.shape[:2])
             for index, (pixels, _) in enumerate(images[:count])]
 
-  def _inputs(self, images: Sequence[Image]) -> Dict[str, tf.Tensor]:
+  def _inputs(self, images: Sequence[Image]) -> Dict[str, np.ndarray]:
     if self._input_type == "image_tensor":
       sizes = np.array([pixels.shape[:2] for pixels, _ in images], np.int32)
       batch = np.zeros((len(images), *sizes.max(axis=0), 3), np.uint8)
       for slot, (pixels, _) in zip(batch, images):
         slot[:pixels.shape[0], :pixels.shape[1]] = pixels
       if not self._padded:  # serving_default: one image per call
-        return {"inputs": tf.constant(batch)}
-      return {"inputs": tf.constant(batch), "image_sizes": tf.constant(sizes)}
+        return {"inputs": batch}
+      return {"inputs": batch, "image_sizes": sizes}
     if self._input_type == "encoded_image":
-      return {"inputs": tf.constant([encoded for _, encoded in images])}
-    return {"inputs": tf.constant([_example(encoded) for _, encoded in images])}
+      return {"inputs": np.array([encoded for _, encoded in images], object)}
+    return {"inputs": np.array([_example(encoded) for _, encoded in images], object)}
 
 
 def _example(encoded: bytes) -> bytes:
