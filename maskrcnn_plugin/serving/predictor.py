@@ -22,7 +22,7 @@ from maskrcnn_plugin.serving.export import read_export_info
 from maskrcnn_plugin.serving.restore import restore_run
 
 # (uint8 [height, width, 3] pixels, the file's bytes) of one image.
-Image = Tuple[np.ndarray, bytes]
+ImageInput = Tuple[np.ndarray, bytes]
 Detections = Dict[str, np.ndarray]
 
 
@@ -137,7 +137,7 @@ class Predictor:
     """Detections of one image (see `predict_batch`)."""
     return self.predict_batch([(image, encoded)])[0]
 
-  def predict_batch(self, images: Sequence[Image]) -> List[Detections]:
+  def predict_batch(self, images: Sequence[ImageInput]) -> List[Detections]:
     """Detections of up to batch_size images of any sizes, in one call of the model.
 
     Args:
@@ -162,7 +162,7 @@ class Predictor:
     return [_image_detections(outputs, index, pixels.shape[:2])
             for index, (pixels, _) in enumerate(images[:count])]
 
-  def _inputs(self, images: Sequence[Image]) -> Dict[str, np.ndarray]:
+  def _inputs(self, images: Sequence[ImageInput]) -> Dict[str, np.ndarray]:
     if self._input_type == "image_tensor":
       sizes = np.array([pixels.shape[:2] for pixels, _ in images], np.int32)
       batch = np.zeros((len(images), *sizes.max(axis=0), 3), np.uint8)
