@@ -1,5 +1,9 @@
 """`maskrcnn export --format=onnx` and `predict --onnx`: ONNX Runtime gives the
-SavedModel's detections on a (briefly) trained shapes model.
+SavedModel's detections.
+
+The model is the shared untrained shapes model: a 40-step training run gave
+saturated scores (1.0) and zero-area boxes, whose order among ties differs
+between runtimes. The 1000-step shapes demo is compared in docs/serving.md.
 
 Skipped unless the optional onnx extra (tf2onnx, onnxruntime) is installed.
 """
@@ -13,31 +17,19 @@ import pytest
 from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.serving.coco_results import evaluate_results
 
-from conftest import export  # pylint: disable=wrong-import-order
 from test_predict_matches_evaluator import own_detections_as_ground_truth  # pylint: disable=wrong-import-order
 
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 
-TRAIN_STEPS = 40
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """(model_dir, shapes data folder) of a 40-step training run on the shapes demo."""
+def shapes_data(tmp_path_factory):
+  """A shapes validation split of 8 images with COCO annotations."""
   data = tmp_path_factory.mktemp("shapes")
-  assert cli_main(["data", "make-shapes", f"--output={data}", "--train=32", "--val=8",
+  assert cli_main(["data", "make-shapes", f"--output={data}", "--train=1", "--val=8",
                    "--train-shards=1", "--val-shards=1"]) == 0
-  run = tmp_path_factory.mktemp("trained") / "run"
-  params = [f"SHAPES_DIR = '{data}'", f"TRAIN_STEPS = {TRAIN_STEPS}",
-            "schedule.steps_per_loop = 20", "schedule.summary_interval = 20",
-            f"schedule.checkpoint_interval = {TRAIN_STEPS}", "TRAIN_BATCH_SIZE = 4",
-            "lr_schedules.linear_warmup.warmup_steps = 10",
-            # Scores stay low after 40 steps: keep the detections above 0.01.
-            "detection_generators.detection_generator.pre_nms_score_threshold = 0.01"]
-  assert cli_main(["train", "--gin_file=maskrcnn_shapes_r18_cpu", f"--model_dir={run}",
-                   "--mode=train", *[f"--gin_param={p}" for p in params]]) == 0
-  return run, data
+  return data
 
 
 def predict(output, *flags):
@@ -45,13 +37,14 @@ def predict(output, *flags):
   return json.loads((output / "coco_results.json").read_text())
 
 
-def test_onnx_runtime_matches_the_savedmodel(trained, tmp_path, capsys):
-  run, data = trained
+def test_onnx_runtime_matches_the_savedmodel(model_dir, saved_model, shapes_data, tmp_path,
+                                             capsys):
+  run, data = model_dir, shapes_data
   onnx_file = tmp_path / "shapes.onnx"
   assert cli_main(["export", f"--model_dir={run}", f"--output={onnx_file}",
                    "--format=onnx"]) == 0
   assert "checked in ONNX Runtime" in capsys.readouterr().out
-  saved = export(run, str(tmp_path / "saved"))
+  saved = saved_model
   images = f"--images={data}/images/val/*.png"
   annotations = f"--annotations={data}/instances_val.json"
   reference = predict(tmp_path / "tf", f"--saved_model={saved}", images, annotations)
@@ -72,8 +65,7 @@ def test_onnx_runtime_matches_the_savedmodel(trained, tmp_path, capsys):
   # AP against the shapes labels, and against the SavedModel's confident detections
   # (AP near 1, so that every difference counts).
   ground_truth = tmp_path / "own.json"
-  assert own_detections_as_ground_truth(data / "instances_val.json", reference, ground_truth,
-                                        min_score=0.05)
+  assert own_detections_as_ground_truth(data / "instances_val.json", reference, ground_truth)
   for annotation_file in (str(data / "instances_val.json"), str(ground_truth)):
     want, got = (evaluate_results(annotation_file, r) for r in (reference, results))
     for name in ("box/AP", "mask/AP"):
@@ -81,8 +73,8 @@ def test_onnx_runtime_matches_the_savedmodel(trained, tmp_path, capsys):
   assert want["mask/AP"] > 0.5
 
 
-def test_onnx_export_refuses_encoded_inputs_and_existing_files(trained, tmp_path, capsys):
-  run, _ = trained
+def test_onnx_export_refuses_encoded_inputs_and_existing_files(model_dir, tmp_path, capsys):
+  run = model_dir
   code = cli_main(["export", f"--model_dir={run}", f"--output={tmp_path / 'm.onnx'}",
                    "--format=onnx", "--input_type=encoded_image"])
   assert code == 2
