@@ -1,15 +1,18 @@
 """`maskrcnn export`, `maskrcnn predict` and `maskrcnn evaluate-results`.
 
     maskrcnn export --model_dir=runs/shapes --output=exported/shapes
+    maskrcnn export --model_dir=runs/shapes --output=exported/shapes.onnx --format=onnx
     maskrcnn predict --saved_model=exported/shapes --images='photos/*.jpg' --output=out
+    maskrcnn predict --onnx=exported/shapes.onnx --images='photos/*.jpg' --output=out
     maskrcnn predict --model_dir=runs/shapes --images='val/*.png' --output=out \\
-        --annotations=val.json
+        --annotations=val.json --batch_size=8
     maskrcnn evaluate-results --annotations=val.json --results=out/coco_results.json
 """
 
 import argparse
 import json
 import os
+import time
 
 INPUT_TYPE_HELP = ("what the serving_default signature takes: image_tensor = uint8 "
                    "[batch, height, width, 3] pixels of any size; encoded_image = JPEG/PNG/GIF/BMP "
@@ -31,7 +34,15 @@ def add_commands(subparsers) -> None:
   export.add_argument("--checkpoint", metavar="PATH",
                       help="checkpoint prefix (DIR/ckpt-1000) or folder (default: newest in "
                            "--model_dir)")
-  export.add_argument("--output", required=True, metavar="DIR", help="SavedModel folder to write")
+  export.add_argument("--output", required=True, metavar="PATH",
+                      help="SavedModel folder, or .onnx file with --format=onnx")
+  export.add_argument("--format", default="saved_model", choices=("saved_model", "onnx"),
+                      help="saved_model (default) or onnx: an ONNX file through tf2onnx taking "
+                           "uint8 images [batch, height, width, 3] padded to one size and "
+                           "image_sizes int32 [batch, 2]; needs pip install "
+                           "\"maskrcnn-plugin[onnx]\"")
+  export.add_argument("--opset", type=_positive_int, default=None, metavar="N",
+                      help="with --format=onnx: the ONNX opset (default: 17)")
   export.add_argument("--input_type", "--input-type", default="image_tensor",
                       choices=("image_tensor", "encoded_image", "tf_example"),
                       help=INPUT_TYPE_HELP)
@@ -56,6 +67,9 @@ def add_commands(subparsers) -> None:
                       help="SavedModel written by `maskrcnn export`")
   source.add_argument("--model_dir", "--model-dir", metavar="DIR",
                       help="training folder (config.gin and checkpoints)")
+  source.add_argument("--onnx", metavar="FILE",
+                      help="ONNX file written by `maskrcnn export --format=onnx`, run with "
+                           "ONNX Runtime (pip install \"maskrcnn-plugin[onnx]\")")
   predict.add_argument("--checkpoint", metavar="PATH",
                        help="with --model_dir: checkpoint prefix or folder (default: newest)")
   predict.add_argument("--images", required=True, metavar="GLOB",
@@ -65,6 +79,9 @@ def add_commands(subparsers) -> None:
   predict.add_argument("--score_threshold", "--score-threshold", type=float, default=0.5,
                        metavar="T", help="draw detections scoring above T (default: 0.5); the "
                                          "results JSON keeps every detection")
+  predict.add_argument("--batch_size", "--batch-size", type=_positive_int, metavar="N",
+                       help="images per model call, of any sizes (default: the SavedModel's "
+                            "fixed batch size, or 1)")
   predict.add_argument("--annotations", metavar="FILE",
                        help="COCO annotation JSON: image ids by file name and class names "
                             "(default: ids from file names, classes drawn as numbers)")
@@ -85,41 +102,68 @@ def add_commands(subparsers) -> None:
 
 def run_export(args) -> int:
   # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.errors import UserError
   from maskrcnn_plugin.serving.detection import DetectionExportModule
   from maskrcnn_plugin.serving.export import check_output_dir, export_saved_model
   from maskrcnn_plugin.serving.restore import restore_run
 
-  check_output_dir(args.output, overwrite=args.overwrite)  # before the slow model build
+  if args.format == "onnx":
+    from maskrcnn_plugin.serving import onnx_export
+    if args.input_type != "image_tensor":
+      raise UserError(f"--format=onnx takes image tensors only, not --input_type="
+                      f"{args.input_type}: ONNX has no image decoding; decode images before "
+                      "calling the model (as `maskrcnn predict --onnx` does).")
+    onnx_export.check_output_file(args.output, overwrite=args.overwrite)
+    onnx_export.import_extra("tf2onnx")  # before the slow model build
+  elif args.opset is not None:
+    raise UserError("--opset applies to --format=onnx only.")
+  else:
+    check_output_dir(args.output, overwrite=args.overwrite)  # before the slow model build
   run = restore_run(args.model_dir, args.checkpoint)
   module = DetectionExportModule(run.model, image_size=run.image_size, batch_size=args.batch_size,
                                  input_type=args.input_type, mask_output=args.mask_output)
+  summary = (f"batch {args.batch_size or 'any'}, masks {args.mask_output}, resized to fit "
+             f"{run.image_size[0]}x{run.image_size[1]}")
+  if args.format == "onnx":
+    opset = args.opset or onnx_export.DEFAULT_OPSET
+    seconds = onnx_export.export_onnx(module, args.output, opset=opset)
+    print(f"Exported {run.checkpoint} to ONNX {args.output} (opset {opset}, inputs: images "
+          f"padded to one size and image_sizes, {summary}; converted in {seconds:.0f} s and "
+          "checked in ONNX Runtime)")
+    return 0
   output = export_saved_model(module, args.output, config_files=run.config_files,
                               info={"checkpoint": os.path.abspath(run.checkpoint)},
                               overwrite=args.overwrite)
   print(f"Exported {run.checkpoint} to SavedModel {output} (serving_default: "
-        f"{args.input_type}, batch {args.batch_size or 'any'}, masks {args.mask_output}, "
-        f"resized to fit {run.image_size[0]}x{run.image_size[1]})")
+        f"{args.input_type}, {summary})")
   return 0
 
 
 def run_predict(args) -> int:
+  start = time.perf_counter()
   # pylint: disable=import-outside-toplevel
   from maskrcnn_plugin.data import class_names
   from maskrcnn_plugin.serving import coco_results
   from maskrcnn_plugin.serving.predict import find_images, predict_images
   from maskrcnn_plugin.serving.predictor import Predictor
+  import_seconds = time.perf_counter() - start
 
   paths = find_images(args.images)
   annotations = coco_results.AnnotationIndex(args.annotations) if args.annotations else None
-  if args.saved_model:
-    predictor = Predictor.from_saved_model(args.saved_model)
+  if args.onnx:
+    predictor = Predictor.from_onnx(args.onnx, args.batch_size or 1)
+  elif args.saved_model:
+    predictor = Predictor.from_saved_model(args.saved_model, args.batch_size)
   else:
-    predictor = Predictor.from_model_dir(args.model_dir, args.checkpoint)
+    predictor = Predictor.from_model_dir(args.model_dir, args.checkpoint,
+                                         batch_size=args.batch_size or 1)
   summary = predict_images(predictor, paths, args.output, score_threshold=args.score_threshold,
                            annotations=annotations,
                            category_names=class_names.for_model(args.saved_model or
                                                                 args.model_dir))
   print(summary.final_line())
+  print(f"Time: imports {import_seconds:.2f} s, model load {predictor.load_seconds:.2f} s, "
+        f"batch {predictor.batch_size}: {summary.timing_line()}")
   return 0
 
 

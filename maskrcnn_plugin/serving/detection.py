@@ -18,6 +18,15 @@ Serving outputs, for a batch of B images of height H and width W:
   detection_masks: [B, K, H, W], uint8 0/1 (mask_output='binary') or float32
     probabilities (mask_output='probabilities').
 K is the detection generator's max_num_detections.
+
+Images of different sizes in one batch: the encoded_image and tf_example
+signatures decode each image, pad the batch to the largest height and width
+and remember each image's size; an image_tensor export also has a
+`serving_padded` signature taking `inputs` uint8 [B, H, W, 3] (images padded
+at the bottom and right) and `image_sizes` int32 [B, 2] (each image's height,
+width). Each image is cut to its size before Model Garden's resizing, so its
+detections are those of the image alone; its boxes are in its own pixels and
+its masks fill the top-left [height, width] of the [H, W] canvas.
 """
 
 from typing import Mapping, Sequence
@@ -34,6 +43,8 @@ from maskrcnn_plugin.serving.mask_paste import paste_instance_masks
 INPUT_TYPES = {"image_tensor": "image_tensor", "encoded_image": "image_bytes",
                "tf_example": "tf_example"}
 MASK_OUTPUTS = ("binary", "probabilities")
+# The image_tensor export's signature for batches of images of different sizes.
+PADDED_SIGNATURE_KEY = "serving_padded"
 
 
 def model_garden_params(model) -> config_definitions.ExperimentConfig:
@@ -115,9 +126,17 @@ class DetectionExportModule(detection.DetectionModule):
     """Model Garden's function key of this module's input type."""
     return self._input_type
 
-  def serve(self, images: tf.Tensor) -> Mapping[str, tf.Tensor]:
-    """Detections for uint8 images [B, H, W, 3] in their own pixels."""
-    outputs = super().serve(images)
+  def serve(self, images: tf.Tensor, image_sizes=None) -> Mapping[str, tf.Tensor]:
+    """Detections for uint8 images [B, H, W, 3] in their own pixels.
+
+    Args:
+      images: uint8 [B, H, W, 3].
+      image_sizes: None (every image fills [H, W]), or int32 [B, 2] (height,
+        width) of each image in the top-left corner of its padded slot.
+    """
+    # Model Garden's preprocess maps `_build_inputs` over its argument, which
+    # may be a tuple: (image, size) pairs are cut to size in `_build_inputs`.
+    outputs = super().serve(images if image_sizes is None else (images, image_sizes))
     image_info = outputs["image_info"]
     # Undo the resize as Model Garden's COCO evaluator does (the offset is zero
     # without scale augmentation).
@@ -133,7 +152,62 @@ class DetectionExportModule(detection.DetectionModule):
         "detection_masks": masks,
     }
 
+  def _build_inputs(self, image):
+    """Model Garden's preprocessing of one image, or of an (image, [height, width]) pair."""
+    if isinstance(image, tuple):
+      image, size = image
+      image = image[:size[0], :size[1]]
+    return super()._build_inputs(image)
+
+  @tf.function
+  def inference_from_padded_images(self, inputs: tf.Tensor, image_sizes: tf.Tensor):
+    return self.serve(inputs, image_sizes)
+
+  @tf.function
+  def inference_from_image_bytes(self, inputs: tf.Tensor):
+    return self._serve_decoded(inputs, self._decode_image)
+
+  @tf.function
+  def inference_from_tf_example(self, inputs: tf.Tensor):
+    return self._serve_decoded(inputs, self._decode_tf_example)
+
+  def _serve_decoded(self, inputs: tf.Tensor, decode):
+    """Decodes strings [B] with `decode` (Model Garden's), pads them to one size and serves them.
+
+    Model Garden stacks the decoded images, which fails unless all have one size.
+    """
+    def decode_ragged(serialized):
+      image = decode(serialized)
+      return tf.RaggedTensor.from_tensor(image, ragged_rank=1), tf.shape(image)[:2]
+
+    with tf.device("cpu:0"):
+      ragged, image_sizes = tf.map_fn(
+          decode_ragged, elems=inputs, parallel_iterations=32,
+          fn_output_signature=(tf.RaggedTensorSpec([None, None, self._num_channels], tf.uint8,
+                                                   ragged_rank=1),
+                               tf.TensorSpec([2], tf.int32)))
+      images = ragged.to_tensor()
+    return self.serve(images, image_sizes)
+
   def serving_function(self):
     """The concrete `serving_default` function of this module's input type."""
     key = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
     return self.get_inference_signatures({self.signature_key: key})[key]
+
+  def padded_input_signature(self):
+    """TensorSpecs of `serving_padded`'s inputs: images [B, H, W, 3] and their sizes [B, 2]."""
+    return [tf.TensorSpec([self._batch_size, None, None, self._num_channels], tf.uint8,
+                          name="inputs"),
+            tf.TensorSpec([self._batch_size, 2], tf.int32, name="image_sizes")]
+
+  def padded_serving_function(self):
+    """The concrete `serving_padded` function: (inputs, image_sizes) -> outputs."""
+    return self.inference_from_padded_images.get_concrete_function(
+        *self.padded_input_signature())
+
+  def signatures(self):
+    """The SavedModel's signatures: serving_default, and serving_padded for image_tensor."""
+    signatures = {tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: self.serving_function()}
+    if self._input_type == "image_tensor":
+      signatures[PADDED_SIGNATURE_KEY] = self.padded_serving_function()
+    return signatures

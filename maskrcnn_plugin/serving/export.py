@@ -1,6 +1,7 @@
 """Writing a SavedModel with a `serving_default` signature.
 
-The SavedModel is written by Model Garden's `official.core.export_base.export`.
+The SavedModel holds the serving module's signatures (`serving_default`, and
+`serving_padded` for image_tensor exports; see detection.py), each traced once.
 The run's gin files and an `export_info.json` (input type, batch size, mask
 output, image size, checkpoint) are attached as SavedModel assets, so they
 travel with it and land in `OUTPUT/assets/`.
@@ -12,8 +13,6 @@ import tempfile
 from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
-
-from official.core import export_base
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.serving.detection import DetectionExportModule
@@ -50,7 +49,8 @@ def export_saved_model(module: DetectionExportModule, output_dir: str, *,
                  **(info or {})}, file, indent=2)
     # Tracked assets are copied into output_dir/assets by tf.saved_model.save.
     module.export_assets = [tf.saved_model.Asset(p) for p in (*config_files, info_path)]
-    export_base.export(module, [module.signature_key], output_dir, timestamped=False)
+    # Model Garden's export_base.export saves one signature; this saves all of them.
+    tf.saved_model.save(module, output_dir, signatures=module.signatures())
   return output_dir
 
 

@@ -3,15 +3,20 @@
 For every image file matched by a glob: decode it (a file that is not a
 readable image is reported by name and skipped), run the model, add its
 detections to a COCO results JSON and write a PNG with the detections drawn.
+Files are read and decoded by background threads (`read_images`) while the
+model runs on the previous batch.
 """
 
+import collections
+import concurrent.futures
 import dataclasses
 import glob
 import io
 import json
 import os
 import sys
-from typing import Callable, List, Mapping, Optional
+import time
+from typing import Callable, Iterator, List, Mapping, Optional, Tuple
 
 from PIL import Image
 import tensorflow as tf
@@ -37,6 +42,19 @@ class PredictSummary:
   detections: int = 0
   skipped: List[str] = dataclasses.field(default_factory=list)
   not_in_annotations: List[str] = dataclasses.field(default_factory=list)
+  first_call_seconds: Optional[float] = None
+  later_calls_seconds: float = 0.0
+  later_images: int = 0
+
+  def timing_line(self) -> str:
+    """The first call's time and the rate of the later calls (model only, not reading)."""
+    if self.first_call_seconds is None:
+      return "No image was predicted."
+    line = f"first call {self.first_call_seconds:.2f} s"
+    if self.later_images:
+      line += (f", then {self.later_images / self.later_calls_seconds:.2f} images/s over "
+               f"{self.later_images} image(s)")
+    return line
 
   def final_line(self) -> str:
     line = (f"Predicted {self.images} image(s): {self.detections} detection(s) in "
@@ -86,16 +104,46 @@ def read_image(path: str):
   return pixels, encoded
 
 
-def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
+def read_images(paths: List[str], *, threads: int = 2,
+                prefetch: int = 16) -> Iterator[Tuple[str, Optional[Tuple], Optional[str]]]:
+  """Reads and decodes files with `read_image` in background threads, in order.
+
+  Args:
+    paths: Image files.
+    threads: Reading threads (PIL releases the GIL while decoding).
+    prefetch: Files read ahead of the consumer.
+
+  Yields:
+    (path, (pixels, file bytes), None) for a readable image, or
+    (path, None, reason) for a file that is not one.
+  """
+  def read(path):
+    try:
+      return path, read_image(path), None
+    except (OSError, ValueError) as error:
+      return path, None, str(error)
+
+  with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="read_image") as pool:
+    pending = collections.deque()
+    for path in paths:
+      pending.append(pool.submit(read, path))
+      if len(pending) >= prefetch:
+        yield pending.popleft().result()
+    while pending:
+      yield pending.popleft().result()
+
+
+def predict_images(predictor, paths: List[str], output_dir: str, *,
                    score_threshold: float = 0.5,
                    annotations: Optional[coco_results.AnnotationIndex] = None,
                    category_names: Optional[Mapping[int, str]] = None,
                    log: Optional[Callable[[str], None]] = None) -> PredictSummary:
-  """Runs `predictor` on each image; writes the results JSON and one PNG per image.
+  """Runs `predictor` on batches of images; writes the results JSON and one PNG per image.
 
   Args:
-    predictor: Maps (pixels, file bytes) to one image's detections (see
-      `Predictor.__call__`).
+    predictor: Has `batch_size` and `predict_batch(images)`, which maps up to
+      batch_size (pixels, file bytes) pairs to their detections (see
+      `Predictor.predict_batch`).
     paths: Image files.
     output_dir: Receives coco_results.json and <image name>.png files.
     score_threshold: Detections scoring at or below it are not drawn. The
@@ -119,16 +167,12 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
   if category_names:
     class_names.write(os.path.join(output_dir, class_names.FILE_NAME), category_names)
   results, picture_names = [], set()
-  for path in tqdm.tqdm(paths, desc="predict", unit="image"):
-    try:
-      pixels, encoded = read_image(path)
-      detections = predictor(pixels, encoded)
-    except (OSError, ValueError, tf.errors.InvalidArgumentError) as error:
-      reason = error.message.strip().splitlines()[0] if isinstance(error, tf.errors.OpError) \
-          else str(error)
-      log(f"Skipped {path}: {reason}")
-      summary.skipped.append(path)
-      continue
+
+  def skip(path, reason):
+    log(f"Skipped {path}: {reason}")
+    summary.skipped.append(path)
+
+  def write(path, pixels, detections):
     summary.images += 1
     image_id = (annotations.image_id(path) if annotations
                 else coco_results.image_id_from_file_name(path))
@@ -141,6 +185,39 @@ def predict_images(predictor: Callable, paths: List[str], output_dir: str, *,
       summary.detections += len(image_results)
     picture = draw_detections(pixels, detections, category_names, score_threshold)
     Image.fromarray(picture).save(os.path.join(output_dir, _picture_name(path, picture_names)))
+
+  def run(batch):
+    start = time.perf_counter()
+    try:
+      detections = predictor.predict_batch([image for _, image in batch])
+    except tf.errors.InvalidArgumentError as error:
+      if len(batch) == 1:
+        skip(batch[0][0], error.message.strip().splitlines()[0])
+        return
+      for one in batch:  # the model rejected an image: find which, keep the others
+        run([one])
+      return
+    seconds = time.perf_counter() - start
+    if summary.first_call_seconds is None:
+      summary.first_call_seconds = seconds
+    else:
+      summary.later_calls_seconds += seconds
+      summary.later_images += len(batch)
+    for (path, (pixels, _)), image_detections in zip(batch, detections):
+      write(path, pixels, image_detections)
+
+  batch = []
+  for path, image, reason in tqdm.tqdm(read_images(paths), total=len(paths), desc="predict",
+                                       unit="image"):
+    if image is None:
+      skip(path, reason)
+      continue
+    batch.append((path, image))
+    if len(batch) == predictor.batch_size:
+      run(batch)
+      batch = []
+  if batch:
+    run(batch)
   with open(summary.results_path, "w", encoding="utf-8") as file:
     json.dump(results, file)
   return summary

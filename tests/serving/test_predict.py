@@ -112,7 +112,3 @@ def test_model_dir_without_checkpoint_is_one_clear_message(capsys, image_folder,
   assert code == 2 and f"No checkpoint in model_dir {run}" in err
 
 
-def test_savedmodel_with_a_fixed_batch_of_several_images_is_refused():
-  with pytest.raises(UserError, match="takes batches of exactly 8 images.*--batch_size=1"):
-    Predictor(lambda **kwargs: None, input_type="image_tensor", batch_size=8,
-              source="SavedModel exported/b8")
