@@ -52,6 +52,13 @@ def add_commands(subparsers) -> None:
                       choices=("binary", "probabilities"),
                       help="detection_masks as uint8 0/1 (threshold 0.5, as the COCO evaluator) "
                            "or float32 probabilities (default: binary)")
+  export.add_argument("--precision", default="float32",
+                      choices=("float32", "mixed_bfloat16", "mixed_float16", "auto"),
+                      help="Keras policy of the exported model's convs, fcs and batch norm "
+                           "(box math and outputs stay float32): float32 (default), "
+                           "mixed_bfloat16 (CPUs with AMX or AVX512_BF16), mixed_float16 "
+                           "(GPUs of compute capability >= 7.0) or auto (the fast one of this "
+                           "machine, as runtime.mixed_precision = 'auto'); SavedModel only")
   export.add_argument("--overwrite", action="store_true",
                       help="replace an existing SavedModel in --output")
   export.set_defaults(run=run_export)
@@ -113,17 +120,24 @@ def run_export(args) -> int:
       raise UserError(f"--format=onnx takes image tensors only, not --input_type="
                       f"{args.input_type}: ONNX has no image decoding; decode images before "
                       "calling the model (as `maskrcnn predict --onnx` does).")
+    if args.precision != "float32":
+      raise UserError(f"--precision={args.precision} applies to SavedModels; the ONNX export "
+                      "is float32 (ONNX Runtime picks its own kernels).")
     onnx_export.check_output_file(args.output, overwrite=args.overwrite)
     onnx_export.import_extra("tf2onnx")  # before the slow model build
   elif args.opset is not None:
     raise UserError("--opset applies to --format=onnx only.")
   else:
     check_output_dir(args.output, overwrite=args.overwrite)  # before the slow model build
-  run = restore_run(args.model_dir, args.checkpoint)
+  precision = args.precision
+  if precision == "auto":
+    from maskrcnn_plugin.training.runtime import auto_precision
+    precision = auto_precision()[0]
+  run = restore_run(args.model_dir, args.checkpoint, precision=precision)
   module = DetectionExportModule(run.model, image_size=run.image_size, batch_size=args.batch_size,
                                  input_type=args.input_type, mask_output=args.mask_output)
-  summary = (f"batch {args.batch_size or 'any'}, masks {args.mask_output}, resized to fit "
-             f"{run.image_size[0]}x{run.image_size[1]}")
+  summary = (f"batch {args.batch_size or 'any'}, masks {args.mask_output}, {precision}, "
+             f"resized to fit {run.image_size[0]}x{run.image_size[1]}")
   if args.format == "onnx":
     opset = args.opset or onnx_export.DEFAULT_OPSET
     seconds = onnx_export.export_onnx(module, args.output, opset=opset)
@@ -132,7 +146,8 @@ def run_export(args) -> int:
           "checked in ONNX Runtime)")
     return 0
   output = export_saved_model(module, args.output, config_files=run.config_files,
-                              info={"checkpoint": os.path.abspath(run.checkpoint)},
+                              info={"checkpoint": os.path.abspath(run.checkpoint),
+                                    "precision": precision},
                               overwrite=args.overwrite)
   print(f"Exported {run.checkpoint} to SavedModel {output} (serving_default: "
         f"{args.input_type}, {summary})")

@@ -81,12 +81,16 @@ def find_checkpoint(model_dir: str, checkpoint: Optional[str] = None) -> str:
   return checkpoint
 
 
-def restore_run(model_dir: str, checkpoint: Optional[str] = None) -> RestoredRun:
+def restore_run(model_dir: str, checkpoint: Optional[str] = None, *,
+                precision: str = "float32") -> RestoredRun:
   """Builds the model of a training run and reads its checkpoint.
 
   Args:
     model_dir: The training folder with config.gin and checkpoints.
     checkpoint: See `find_checkpoint`.
+    precision: Keras policy the model is built with ('float32',
+      'mixed_bfloat16', 'mixed_float16'); its variables are float32 either
+      way, so any run's checkpoint reads into it.
 
   Raises:
     ModelNotFoundError: model_dir or its config.gin is missing.
@@ -98,6 +102,7 @@ def restore_run(model_dir: str, checkpoint: Optional[str] = None) -> RestoredRun
   import maskrcnn_plugin.dataloaders  # noqa: F401
   import maskrcnn_plugin.training  # noqa: F401
   from maskrcnn_plugin.modeling import build_from_gin
+  from maskrcnn_plugin.modeling.precision import policy_scope
   if not tf.io.gfile.isdir(model_dir):
     raise ModelNotFoundError(f"--model_dir {model_dir} does not exist.")
   config_path = os.path.join(model_dir, CONFIG_FILE)
@@ -108,7 +113,8 @@ def restore_run(model_dir: str, checkpoint: Optional[str] = None) -> RestoredRun
   checkpoint = find_checkpoint(model_dir, checkpoint)
   parse_gin([config_path])
   image_size = _bound_image_size()
-  model = build_from_gin()
+  with policy_scope(precision):
+    model = build_from_gin()
   mismatch = _read_model_weights(model, checkpoint)
   if mismatch:
     raise UserError(
