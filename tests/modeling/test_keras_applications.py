@@ -98,7 +98,8 @@ def test_weights_file_round_trip_and_keras_weights_warm_start(built, tmp_path):
 
 
 def test_unknown_name_missing_file_and_dynamic_size_are_clear_errors(tmp_path):
-  with pytest.raises(ValueError, match="use one of ResNet50"):
+  with pytest.raises(ValueError, match="model_name = 'ResNet18' is not valid: it must be one of "
+                                       "'ResNet50'"):
     build("ResNet18")
   with pytest.raises(ValueError, match="no such file"):
     build("MobileNetV2", weights=str(tmp_path / "missing.h5"))
