@@ -152,11 +152,29 @@ class DetectionExportModule(detection.DetectionModule):
         "detection_masks": masks,
     }
 
+  def preprocess(self, images):
+    """Model Garden's preprocess; also of a tuple (images [B, H, W, 3], sizes [B, 2]).
+
+    Model Garden 2.14's preprocess casts its argument to float32 before its
+    map, which a tuple cannot be; for a tuple the map is done here, as Model
+    Garden does it: `_build_inputs` over each (image, size) pair, on the CPU.
+    """
+    if not isinstance(images, tuple):
+      return super().preprocess(images)
+    pixels, sizes = images
+    # The output signature of one image's preprocessing (an unused trace, pruned).
+    signature = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype),
+                                      self._build_inputs((pixels[0], sizes[0])))
+    with tf.device("cpu:0"):
+      return tf.map_fn(self._build_inputs, elems=(pixels, sizes), fn_output_signature=signature,
+                       parallel_iterations=32)
+
   def _build_inputs(self, image):
     """Model Garden's preprocessing of one image, or of an (image, [height, width]) pair."""
     if isinstance(image, tuple):
       image, size = image
-      image = image[:size[0], :size[1]]
+      # float32 first, as Model Garden 2.14's preprocess does (2.20 casts in _build_inputs).
+      image = tf.cast(image[:size[0], :size[1]], tf.float32)
     return super()._build_inputs(image)
 
   @tf.function
