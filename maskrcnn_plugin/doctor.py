@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from maskrcnn_plugin import keras_setup
+from maskrcnn_plugin import errors, keras_setup
 
 ERROR = "error"  # The set-up cannot train: the exit status is non-zero.
 WARNING = "warning"  # Training works, but something will bite (slow, wrong Keras for user code).
@@ -198,8 +198,7 @@ def gpu_compute_error(device: str) -> Optional[str]:
       features = tf.nn.conv2d(images, tf.ones((3, 3, 3, 4)), strides=1, padding="SAME")
       float(tf.reduce_sum(tf.matmul(tf.reshape(features, (8, 32)), tf.ones((32, 2)))))
   except Exception as error:  # pylint: disable=broad-except
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+    return errors.reason(error)
   return None
 
 

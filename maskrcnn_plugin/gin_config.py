@@ -34,6 +34,7 @@ import gin.config_parser
 import gin.resource_reader
 
 from maskrcnn_plugin import registries
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import GinConfigError, UserError
 from registry import ConstraintError, did_you_mean, parameter_specs
 from registry.constraints import check_value
@@ -460,10 +461,7 @@ def explain_call_error(error: BaseException) -> Optional[UserError]:
   if isinstance(error, ConstraintError):
     return GinConfigError(constraint_message(error))
   if isinstance(error, UserError):  # Already one complete message: drop gin's call notes.
-    error_class = type(error)
-    while error_class.__mro__[1].__name__ == error_class.__name__:  # gin's proxy classes
-      error_class = error_class.__mro__[1]
-    return error_class(reason)
+    return errors.without_gin_call_notes(error)
   name, scope = match.group(1), match.group(3)
   selector = _full_selector(name)
   scoped = f"{scope}/{selector}" if scope else selector

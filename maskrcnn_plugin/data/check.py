@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names as class_names_lib
 from maskrcnn_plugin.dataloaders import decoders, files as files_lib, validation
 
@@ -175,7 +176,7 @@ def check_records(file_pattern: str, *, num_classes: Optional[int] = None, rende
           decoded = {k: v.numpy() for k, v in decode_fn(record).items()}
           reason = _decoded_problem(decoded)
         except tf.errors.InvalidArgumentError as error:
-          reason = f"the record cannot be decoded: {error.message.splitlines()[0]}"
+          reason = f"the record cannot be decoded: {errors.first_line(error)}"
       if reason:
         report.problems.append((path, index, reason))
         continue

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Sequence
 
 import tensorflow as tf
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import ContractError
 from maskrcnn_plugin.keras_setup import (WrongKerasError, check_model_garden_keras, keras_name_of,
                                          model_garden_keras)
@@ -61,7 +62,7 @@ def check_backbone(backbone: Any, name: str, image_size: Sequence[int], min_leve
     outputs = backbone(keras.Input(shape=(height, width, 3)))
   except Exception as error:  # Any failure here is the backbone's: report it in one line.
     raise ContractError(f"{what} fails on images [batch, {height}, {width}, 3]: "
-                        f"{type(error).__name__}: {first_line(error)}") from error
+                        f"{errors.reason(error)}") from error
   features = _level_features(outputs, what)
   specs = getattr(backbone, "output_specs", None)
   if not isinstance(specs, Mapping):
@@ -119,7 +120,7 @@ def check_decoder(decoder: Any, name: str, backbone_name: str, backbone: Any,
   except Exception as error:  # Any failure here is the decoder's: report it in one line.
     raise ContractError(f"{what} fails on the features of backbone '{backbone_name}' (levels "
                         f"{_levels(backbone_outputs)}): {type(error).__name__}: "
-                        f"{first_line(error)}") from error
+                        f"{errors.first_line(error)}") from error
   _check_levels(what, _level_features(outputs, what), image_size, required, min_level,
                 max_level, lambda: decoder(eager_backbone(), training=False))
 
@@ -199,8 +200,3 @@ def _levels(features: Mapping[Any, Any]) -> str:
   keys = sorted((str(key) for key in features), key=lambda key: (len(key), key))
   return ", ".join(keys) if keys else "(none)"
 
-
-def first_line(error: BaseException) -> str:
-  """The first line of an error's message (gin appends its call location below)."""
-  text = str(error).strip()
-  return text.splitlines()[0] if text else type(error).__name__

@@ -32,6 +32,7 @@ from typing import Annotated, Any, Dict, Optional
 import tensorflow as tf
 from official.vision.ops import preprocess_ops
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.registries import BACKBONES
 from registry import OneOf
@@ -133,7 +134,7 @@ def keras_application(input_specs: "keras.layers.InputSpec",
         **(application_kwargs or {}))
   except (ValueError, OSError) as error:
     raise ValueError(f"keras.applications.{model_name}(weights={weights!r}) failed: "
-                     f"{str(error).splitlines()[0]}") from error
+                     f"{errors.first_line(error)}") from error
   names = _feature_layer_names(application, model_name, height, width)
   features = {str(level): application.get_layer(names[level]).output for level in LEVELS}
   backbone = keras.Model(images, features, name=f"keras_{model_name.lower()}")

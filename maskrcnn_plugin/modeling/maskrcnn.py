@@ -30,7 +30,7 @@ import gin
 import gin.config
 import tensorflow as tf
 
-from maskrcnn_plugin import registries
+from maskrcnn_plugin import errors, registries
 from maskrcnn_plugin.errors import ContractError, GinConfigError, UserError
 from maskrcnn_plugin.gin_config import explain_gin_error
 from maskrcnn_plugin.keras_setup import model_garden_keras
@@ -269,7 +269,7 @@ def build_maskrcnn(num_classes: Optional[int] = None,
   except Exception as error:  # The parts do not fit together: say where in one line.
     raise ContractError(
         f"The assembled Mask R-CNN ({parts.summary()}) fails on images [batch, {height}, "
-        f"{width}, 3]: {type(error).__name__}: {contract.first_line(error)}") from error
+        f"{width}, 3]: {errors.reason(error)}") from error
   return model
 
 
@@ -282,12 +282,7 @@ def build_from_gin():
   try:
     return build_maskrcnn()
   except UserError as error:
-    # Gin re-raises errors from a configurable as a proxy subclass whose message
-    # ends with "In call to configurable ..."; the plugin's messages are complete.
-    error_class = type(error)
-    while error_class.__mro__[1].__name__ == error_class.__name__:  # one proxy per call
-      error_class = error_class.__mro__[1]
-    raise error_class(str(error).split("\n  In call to configurable", 1)[0]) from error
+    raise errors.without_gin_call_notes(error) from error
   except Exception as error:  # Raised while gin evaluated a binding: one message.
     raise explain_gin_error(error) from error
 
@@ -368,7 +363,7 @@ class _Parts:
 
 
 def _factory_failure(role: str, name: str, error: BaseException) -> str:
-  message = contract.first_line(error)
+  message = errors.first_line(error)
   missing = re.search(r"missing \d+ required (?:positional |keyword-only )?arguments?: (.*)",
                       message)
   if missing:

@@ -19,7 +19,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from maskrcnn_plugin import registries
+from maskrcnn_plugin import errors, registries
 from maskrcnn_plugin.errors import ContractError, UserError
 from maskrcnn_plugin.gin_config import explain_call_error, parse_gin
 from maskrcnn_plugin.modeling import contract
@@ -217,7 +217,7 @@ def training_pass(model: Any, image_size: Sequence[int], num_classes: int) -> fl
     raise ContractError(
         f"The Mask R-CNN fails in training mode on a synthetic batch of one "
         f"{image_size[0]}x{image_size[1]} image with 3 boxes and masks: "
-        f"{type(error).__name__}: {contract.first_line(error)}") from error
+        f"{errors.reason(error)}") from error
   _call("the losses (losses.maskrcnn)", lambda: losses(outputs, labels, model.losses))
   optimizer = _call("the optimizer (optimization.build_optimizer)", build_optimizer)
   _call("the learning-rate schedule", lambda: learning_rate_at(optimizer, 0))
@@ -247,7 +247,7 @@ def _call(what: str, fn):
     if isinstance(error, (UserError, RegistryError)):
       raise
     raise ContractError(f"{what} failed on a synthetic training example: "
-                        f"{type(error).__name__}: {contract.first_line(error)}") from error
+                        f"{errors.reason(error)}") from error
 
 
 def _level_shapes(features: Mapping[str, tf.Tensor]) -> Dict[str, Shape]:

@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 
@@ -145,7 +146,7 @@ def open_session(onnx_file: str):
     session = onnxruntime.InferenceSession(onnx_file, providers=providers)
   except Exception as error:  # ONNX Runtime raises its own exception types.
     raise UserError(f"ONNX Runtime cannot load --onnx {onnx_file}: "
-                    f"{str(error).strip().splitlines()[0]}") from error
+                    f"{errors.first_line(error)}") from error
   inputs = {i.name: i for i in session.get_inputs()}
   if set(inputs) != set(INPUT_NAMES):
     raise UserError(f"--onnx {onnx_file} takes inputs {', '.join(sorted(inputs))}, not "

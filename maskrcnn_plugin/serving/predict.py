@@ -22,6 +22,7 @@ from PIL import Image
 import tensorflow as tf
 import tqdm
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names, images
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.serving import coco_results
@@ -192,7 +193,7 @@ def predict_images(predictor, paths: List[str], output_dir: str, *,
       detections = predictor.predict_batch([image for _, image in batch])
     except tf.errors.InvalidArgumentError as error:
       if len(batch) == 1:
-        skip(batch[0][0], error.message.strip().splitlines()[0])
+        skip(batch[0][0], errors.first_line(error))
         return
       for one in batch:  # the model rejected an image: find which, keep the others
         run([one])

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import gin
 import tensorflow as tf
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.gin_config import parse_gin
@@ -153,8 +154,7 @@ def _read(model, checkpoint: str) -> Optional[str]:
     reason = resume.unreadable(checkpoint)
     if reason:
       return f"its files cannot be read: {reason}"
-    return resume.mismatch(root, checkpoint) or (
-        str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+    return resume.mismatch(root, checkpoint) or errors.first_line(error)
   return None
 
 

@@ -33,6 +33,7 @@ from typing import Annotated, Dict, List, Optional, Sequence, Tuple
 import gin
 import tensorflow as tf
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training.resume import VARIABLE_SUFFIX, variable_keys
 from registry import Each, OneOf
@@ -179,7 +180,7 @@ def _load_keras_weights(model, path: str, modules: Sequence[str]) -> WarmStartRe
     model.backbone.load_weights(path)
   except (ValueError, OSError) as error:
     raise UserError(f"Warm start from Keras weights file '{path}' failed: "
-                    f"{str(error).splitlines()[0][:300]}. The file must hold the weights of "
+                    f"{errors.first_line(error, 300)}. The file must hold the weights of "
                     "this backbone (same type, depth and width; Keras Applications files "
                     "without the top, '..._notop.h5').") from error
   return WarmStartReport(path=path, restored={

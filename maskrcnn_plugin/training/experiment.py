@@ -26,6 +26,7 @@ import gin
 import orbit
 import tensorflow as tf
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names
 from maskrcnn_plugin.dataloaders import files as files_lib, validation
 from maskrcnn_plugin.errors import UserError
@@ -221,7 +222,7 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
     tf.io.gfile.makedirs(model_dir)
     note = chief and checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
   except (tf.errors.OpError, OSError) as error:
-    raise UserError(f"--model_dir {model_dir} cannot be written ({_reason(error)}). Choose a "
+    raise UserError(f"--model_dir {model_dir} cannot be written ({errors.reason(error, 200)}). Choose a "
                     "folder you can write to, or fix its permissions.") from error
   if note:
     printer(note)
@@ -308,16 +309,10 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> No
     if reason:
       raise UserError(f"Checkpoint {path} cannot be read ({reason}). Pass another one, or "
                       "train again.") from error
-    reason = (resume.mismatch(checkpoint, path) or
-              (str(error).strip().splitlines() or [type(error).__name__])[0][:300])
+    reason = resume.mismatch(checkpoint, path) or errors.first_line(error, 300)
     raise UserError(f"Checkpoint {path} does not match the model built from this gin config: "
                     f"{reason}. Use the config it was trained with (model_dir/config.gin) or a "
                     "new --model_dir.") from error
-
-
-def _reason(error: BaseException) -> str:
-  text = getattr(error, "message", None) or str(error) or type(error).__name__
-  return f"{type(error).__name__}: {text.strip().splitlines()[0][:200]}"
 
 
 class _CheckpointManager(tf.train.CheckpointManager):
@@ -333,7 +328,7 @@ class _CheckpointManager(tf.train.CheckpointManager):
       return super().save(*args, **kwargs)
     except (tf.errors.OpError, OSError) as error:
       raise UserError(
-          f"Writing a checkpoint to {self.directory} failed ({_reason(error)}). The newest "
+          f"Writing a checkpoint to {self.directory} failed ({errors.reason(error, 200)}). The newest "
           f"complete checkpoint is {self.latest_checkpoint or 'none'}: free disk space or fix "
           "the folder, then run the same command to resume from it.") from error
 

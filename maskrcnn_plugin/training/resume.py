@@ -18,6 +18,7 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.trackable import trackable_utils  # pylint: disable=g-direct-tensorflow-import
 
+from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import UserError
 
 VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -34,8 +35,7 @@ def unreadable(path: str) -> Optional[str]:
       reader.get_tensor(name)
   # TensorFlow's reader raises IndexError for a data file cut short.
   except (tf.errors.OpError, ValueError, IndexError) as error:
-    text = getattr(error, "message", None) or str(error)
-    return f"{type(error).__name__}: {text.strip().splitlines()[0][:200]}"
+    return errors.reason(error, 200)
   return None
 
 
