@@ -59,6 +59,11 @@ def add_commands(subparsers) -> None:
                            "mixed_bfloat16 (CPUs with AMX or AVX512_BF16), mixed_float16 "
                            "(GPUs of compute capability >= 7.0) or auto (the fast one of this "
                            "machine, as runtime.mixed_precision = 'auto'); SavedModel only")
+  export.add_argument("--warmup", action="store_true",
+                      help="write TensorFlow Serving warm-up requests (one call of each "
+                           "signature on gray images) to assets.extra/"
+                           "tf_serving_warmup_requests, so TF Serving pays the first-call cost "
+                           "when it loads the model, not on the first request; SavedModel only")
   export.add_argument("--overwrite", action="store_true",
                       help="replace an existing SavedModel in --output")
   export.set_defaults(run=run_export)
@@ -123,6 +128,9 @@ def run_export(args) -> int:
     if args.precision != "float32":
       raise UserError(f"--precision={args.precision} applies to SavedModels; the ONNX export "
                       "is float32 (ONNX Runtime picks its own kernels).")
+    if args.warmup:
+      raise UserError("--warmup writes TensorFlow Serving warm-up requests into a SavedModel; "
+                      "ONNX Runtime has no warm-up file (call the model once after loading).")
     onnx_export.check_output_file(args.output, overwrite=args.overwrite)
     onnx_export.import_extra("tf2onnx")  # before the slow model build
   elif args.opset is not None:
@@ -149,8 +157,13 @@ def run_export(args) -> int:
                               info={"checkpoint": os.path.abspath(run.checkpoint),
                                     "precision": precision},
                               overwrite=args.overwrite)
+  warmup = ""
+  if args.warmup:
+    from maskrcnn_plugin.serving.warmup import write_warmup_requests
+    write_warmup_requests(output, module)
+    warmup = "; TF Serving warm-up requests in assets.extra/"
   print(f"Exported {run.checkpoint} to SavedModel {output} (serving_default: "
-        f"{args.input_type}, {summary})")
+        f"{args.input_type}, {summary}{warmup})")
   return 0
 
 

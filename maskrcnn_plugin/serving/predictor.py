@@ -173,10 +173,10 @@ class Predictor:
       return {"inputs": batch, "image_sizes": sizes}
     if self._input_type == "encoded_image":
       return {"inputs": np.array([encoded for _, encoded in images], object)}
-    return {"inputs": np.array([_example(encoded) for _, encoded in images], object)}
+    return {"inputs": np.array([image_example(encoded) for _, encoded in images], object)}
 
 
-def _example(encoded: bytes) -> bytes:
+def image_example(encoded: bytes) -> bytes:
   """A serialized tf.Example holding image/encoded."""
   return tf.train.Example(features=tf.train.Features(feature={
       "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded]))
