@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from bad_record_files import eval_pipeline
 from maskrcnn_plugin.cli.main import main
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from registry import ConstraintError
 
@@ -37,7 +37,7 @@ def test_a_record_over_the_limit_is_an_error_naming_record_count_and_binding(sha
   gin.bind_parameter("parsers.maskrcnn.max_num_instances", count - 1)
   with pytest.raises(tf.errors.InvalidArgumentError) as caught:
     list(eval_pipeline(pattern))
-  error = validation.bad_record_error(caught.value)
+  error = record_checks.bad_record_error(caught.value)
   assert isinstance(error, UserError)
   named = str(error).split(": it holds ")[0]
   assert named.removeprefix("Bad record ") in records
@@ -50,10 +50,10 @@ def test_keep_first_accepts_the_cut_and_counts_the_dropped_instances(shapes_dir)
   pattern = str(shapes_dir / "val-*.tfrecord")
   _, count = _most_instances(pattern)
   gin.bind_parameter("parsers.maskrcnn.max_num_instances", count - 1)
-  validation.reset_dropped_instance_counts()
+  record_checks.reset_dropped_instance_counts()
   batches = list(eval_pipeline(pattern, too_many_instances="keep_first"))
   assert len(batches) == 6  # Every record is kept.
-  dropped = validation.dropped_instance_counts()
+  dropped = record_checks.dropped_instance_counts()
   assert dropped["records"] >= 1 and dropped["instances"] >= 1
 
 

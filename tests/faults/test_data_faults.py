@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from maskrcnn_plugin import training
 from bad_record_files import eval_pipeline, write_records
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training import experiment
 
@@ -41,23 +41,23 @@ def corrupt_file(shapes_dir, tmp_path):
   """Four records; #2 has an image that passes the header checks but cannot be decoded."""
   good = _examples(shapes_dir)
   bad = _corrupt_inside(good[1], "image/encoded")
-  assert validation.record_problem(  # the cheap checks do not see it
-      validation.summarize_tf_example(tf.constant(bad.SerializeToString())), 4).numpy() == b""
+  assert record_checks.record_problem(  # the cheap checks do not see it
+      record_checks.summarize_tf_example(tf.constant(bad.SerializeToString())), 4).numpy() == b""
   return write_records(tmp_path / "corrupt.tfrecord", [good[0], good[2], bad, good[3]])
 
 
 def test_corrupt_image_data_is_a_bad_record_naming_file_and_index(corrupt_file):
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     list(eval_pipeline(corrupt_file))
-  message = str(validation.bad_record_error(error.value))
+  message = str(record_checks.bad_record_error(error.value))
   assert message.startswith(f"Bad record {corrupt_file} #2: the record could not be decoded")
   assert "bad_records to the string skip" in message
 
 
 def test_corrupt_image_data_is_skipped_and_counted(corrupt_file, caplog):
-  validation.reset_skipped_record_counts()
+  record_checks.reset_skipped_record_counts()
   assert len(list(eval_pipeline(corrupt_file, bad_records="skip"))) == 3
-  assert validation.skipped_record_counts() == {"undecodable record": 1}
+  assert record_checks.skipped_record_counts() == {"undecodable record": 1}
   assert f"Skipping Bad record {corrupt_file} #2: the record could not be decoded" in caplog.text
 
 
@@ -127,8 +127,8 @@ def test_training_input_that_runs_dry_is_one_message():
     def train(self, steps):
       raise tf.errors.OutOfRangeError(None, None, "End of sequence")
 
-  validation.reset_skipped_record_counts()
-  validation.count_skipped("zero-area box", "Bad record f #0: a box has zero area")
+  record_checks.reset_skipped_record_counts()
+  record_checks.count_skipped("zero-area box", "Bad record f #0: a box has zero area")
   with pytest.raises(UserError) as error:
     experiment._drive(  # pylint: disable=protected-access
         DryController(), "train", experiment.Schedule(train_steps=5), "", None,
