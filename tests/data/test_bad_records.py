@@ -6,13 +6,13 @@ import gin
 import pytest
 import tensorflow as tf
 
-from bad_record_files import eval_pipeline, write_records
+from helpers.records import eval_pipeline, write_records
 from maskrcnn_plugin.dataloaders import input_pipeline, record_checks
 from maskrcnn_plugin.errors import UserError
 
 
-def _good_example(shapes_dir):
-  record = next(iter(tf.data.TFRecordDataset(str(next(shapes_dir.glob("val-*"))))))
+def _good_example(sharded_shapes_dir):
+  record = next(iter(tf.data.TFRecordDataset(str(next(sharded_shapes_dir.glob("val-*"))))))
   return tf.train.Example.FromString(record.numpy())
 
 
@@ -52,8 +52,8 @@ REASONS = {
 
 
 @pytest.mark.parametrize("kind", sorted(REASONS))
-def test_a_bad_record_is_an_error_naming_file_and_index(shapes_dir, tmp_path, kind):
-  good = _good_example(shapes_dir)
+def test_a_bad_record_is_an_error_naming_file_and_index(sharded_shapes_dir, tmp_path, kind):
+  good = _good_example(sharded_shapes_dir)
   path = write_records(tmp_path / "bad.tfrecord", [good, good, _break(good, kind), good])
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     list(eval_pipeline(path))
@@ -71,8 +71,8 @@ def test_other_errors_are_not_taken_for_bad_records():
   assert record_checks.bad_record_error(tf.errors.InvalidArgumentError(None, None, "other")) is None
 
 
-def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
-  good = _good_example(shapes_dir)
+def test_skip_mode_skips_and_counts_every_kind(sharded_shapes_dir, tmp_path, caplog):
+  good = _good_example(sharded_shapes_dir)
   examples = [good] + [_break(good, kind) for kind in sorted(REASONS)] + [good]
   path = write_records(tmp_path / "bad.tfrecord", examples)
   record_checks.reset_skipped_record_counts()
@@ -85,8 +85,8 @@ def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
   assert f"Skipping Bad record {path} #3:" in caplog.text
 
 
-def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tmp_path):
-  good = _good_example(shapes_dir)
+def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(sharded_shapes_dir, tmp_path):
+  good = _good_example(sharded_shapes_dir)
   path = write_records(tmp_path / "cut.tfrecord", [good, good, good])
   data = open(path, "rb").read()
   with open(path, "wb") as f:
@@ -98,8 +98,8 @@ def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tm
   assert record_checks.skipped_record_counts() == {"truncated file": 1}
 
 
-def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
-  good = _good_example(shapes_dir)
+def test_training_pipeline_skips_bad_records_too(sharded_shapes_dir, tmp_path):
+  good = _good_example(sharded_shapes_dir)
   path = write_records(tmp_path / "bad.tfrecord", [_break(good, "class range"), good, good])
   gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
   record_checks.reset_skipped_record_counts()
