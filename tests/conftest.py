@@ -1,4 +1,5 @@
-"""Shared test set-up: quiet TensorFlow, Keras 2 for tf.keras, clean gin per test."""
+"""Shared test set-up: quiet TensorFlow, Keras 2 for tf.keras, clean gin per test,
+the fixtures of tests/helpers."""
 
 import importlib.metadata
 import os
@@ -8,6 +9,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import gin  # noqa: E402
 import pytest  # noqa: E402
+
+# Fixtures shared by several folders; tests/ is on sys.path (pyproject.toml).
+pytest_plugins = ("helpers.fixtures",)
 
 
 @pytest.fixture(autouse=True)

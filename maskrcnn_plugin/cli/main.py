@@ -87,7 +87,7 @@ def _user_message(error: BaseException) -> Optional[str]:
   # pylint: disable=import-outside-toplevel
   from maskrcnn_plugin.gin_config import explain_call_error
   if "Bad record " in str(error):
-    from maskrcnn_plugin.dataloaders.validation import bad_record_error
+    from maskrcnn_plugin.dataloaders.record_checks import bad_record_error
     explained = bad_record_error(error)
     if explained is not None:
       return str(explained)

@@ -14,7 +14,7 @@ def add_commands(subparsers) -> None:
 
 
 def run(args) -> int:
-  from maskrcnn_plugin.modeling import validation  # pylint: disable=import-outside-toplevel
-  _, summary = validation.validate(args.gin_file, args.gin_param)
+  from maskrcnn_plugin.modeling import dry_run  # pylint: disable=import-outside-toplevel
+  _, summary = dry_run.validate(args.gin_file, args.gin_param)
   print(summary)
   return 0

@@ -1,7 +1,7 @@
 """`maskrcnn data check`: decode every record, count, flag inconsistencies, render.
 
 Each record is checked like the input pipeline checks it (`dataloaders.
-validation`: image bytes, box/class/mask counts, class range, zero-area and
+record_checks`: image bytes, box/class/mask counts, class range, zero-area and
 outside boxes), then decoded with Model Garden's TfExampleDecoder; a decoding
 error, or an image or mask whose size differs from image/height and
 image/width, is flagged too. Truncated TFRecord files are flagged with the
@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names as class_names_lib
-from maskrcnn_plugin.dataloaders import decoders, files as files_lib, validation
+from maskrcnn_plugin.dataloaders import decoders, files as files_lib, record_checks
 
 # Two masks of one image and class overlapping this much are probably one object annotated twice.
 DUPLICATE_IOU = 0.9
@@ -155,7 +155,7 @@ def check_records(file_pattern: str, *, num_classes: Optional[int] = None, rende
   report = CheckReport(files=files, max_instances=max_instances)
   names_beside = class_names_lib.for_files(files)
   decoder = decoders.tf_example(include_mask=True)
-  problem_fn = tf.function(lambda record: validation.record_problem(
+  problem_fn = tf.function(lambda record: record_checks.record_problem(
       decoder.summarize(record), num_classes))
   decode_fn = tf.function(decoder.decode)
   text_fn = tf.function(lambda record: tf.io.parse_single_example(record, {

@@ -11,5 +11,5 @@ training loop turns a bad-record error into one clear message with
 from maskrcnn_plugin.data import class_names  # noqa: F401
 from maskrcnn_plugin.dataloaders import coco_json, decoders, parsers, pipeline  # noqa: F401
 from maskrcnn_plugin.dataloaders.pipeline import input_pipeline  # noqa: F401
-from maskrcnn_plugin.dataloaders.validation import (  # noqa: F401
+from maskrcnn_plugin.dataloaders.record_checks import (  # noqa: F401
     BadRecordError, bad_record_error, dropped_instance_counts, skipped_record_counts)

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from maskrcnn_plugin.data import annotation_checks, coco, images
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.registries import DATA_DECODERS
 
@@ -71,7 +71,7 @@ class CocoJsonDecoder:
         index, include_masks=self._include_mask, skip_bad=bad_records == "skip",
         fix="bind data.input_pipeline.bad_records = 'skip' to skip and count it")
     for message, key in zip(skipped.messages, skipped.keys):
-      validation.count_skipped(f"annotation: {key}", message)
+      record_checks.count_skipped(f"annotation: {key}", message)
     self._index = index
     paths = [coco.image_path(self._image_dir, image) for image in index.images]
     keep = []
@@ -83,7 +83,7 @@ class CocoJsonDecoder:
                  f"'{self._image_dir}')")
       if bad_records == "error":
         raise coco.BadImageError(f"Bad record {files[0]} #{i}: {message}.")
-      validation.count_skipped("missing image", f"record {files[0]} #{i}: {message}")
+      record_checks.count_skipped("missing image", f"record {files[0]} #{i}: {message}")
     self._build_tables(index, paths)
     keep = tf.constant(keep, tf.int64)
     return tf.data.Dataset.from_tensor_slices(keep).map(
@@ -114,7 +114,7 @@ class CocoJsonDecoder:
     self._areas = ragged(areas, np.float32, (-1,))
 
   def summarize(self, record: tf.Tensor) -> Dict[str, tf.Tensor]:
-    """The fields the record check reads (see validation.summarize_tf_example)."""
+    """The fields the record check reads (see record_checks.summarize_tf_example)."""
     boxes = self._boxes[record]
     return {"encoded": tf.io.read_file(self._paths[record]),
             "ymin": boxes[:, 0], "xmin": boxes[:, 1], "ymax": boxes[:, 2], "xmax": boxes[:, 3],
@@ -152,7 +152,7 @@ class CocoJsonDecoder:
     """Decodes image `record` into Model Garden's decoded dict.
 
     Also returns `decode_problem` (string scalar, "" for a good record), which
-    `validation.decode_or_reject` turns into a bad record and removes.
+    `record_checks.decode_or_reject` turns into a bad record and removes.
     """
     if self._index is None:
       raise RuntimeError("CocoJsonDecoder.records() must be called before decode().")
@@ -172,7 +172,7 @@ class CocoJsonDecoder:
         "groundtruth_is_crowd": self._crowd[record],
         "groundtruth_area": self._areas[record],
         "groundtruth_boxes": self._boxes[record],
-        validation.DECODE_PROBLEM: problem,
+        record_checks.DECODE_PROBLEM: problem,
     }
     if self._include_mask:
       decoded["groundtruth_instance_masks"] = tf.cast(masks, tf.float32)

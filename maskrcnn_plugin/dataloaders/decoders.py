@@ -6,7 +6,7 @@
 A decoder is an object with `decode(serialized) -> dict` producing Model
 Garden's decoded layout (see `TfExampleDecoder.decode`). The pipeline checks
 records before decoding them with the decoder's `summarize(record)`
-(`validation.py`); the decoders here are Model Garden's classes plus that
+(`record_checks.py`); the decoders here are Model Garden's classes plus that
 method.
 """
 
@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder, tf_example_label_map_decoder
 
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.params import OptionalFraction
 from maskrcnn_plugin.registries import DATA_DECODERS
@@ -25,7 +25,7 @@ class _TfExampleDecoder(tf_example_decoder.TfExampleDecoder):
   """Model Garden's decoder, plus the summary the record check reads."""
 
   def summarize(self, serialized: tf.Tensor):
-    return validation.summarize_tf_example(serialized, include_mask=self._include_mask)
+    return record_checks.summarize_tf_example(serialized, include_mask=self._include_mask)
 
 
 @DATA_DECODERS.register("tf_example")
@@ -52,7 +52,7 @@ class _LabelMapDecoder(tf_example_label_map_decoder.TfExampleDecoderLabelMap):
   """Model Garden's label-map decoder, plus the summary the record check reads."""
 
   def summarize(self, serialized: tf.Tensor):
-    return validation.summarize_tf_example(
+    return record_checks.summarize_tf_example(
         serialized, include_mask=self._include_mask,
         classes_fn=lambda parsed: self._name_to_id_table.lookup(parsed["image/object/class/text"]))
 

@@ -16,7 +16,7 @@ is_crowds, masks, the inputs of Model Garden's COCOEvaluator).
 
 Stages: list files -> shard per input pipeline (files when there are enough,
 else records) -> interleave files -> check each record (bad ones: error or
-skip, see validation.py) -> decode (a record that fails to decode: error or
+skip, see record_checks.py) -> decode (a record that fails to decode: error or
 skip; more instances than the parser keeps: error or keep_first,
 counted) -> [cache] -> [repeat, shuffle] -> parse in parallel -> batch ->
 prefetch.
@@ -38,7 +38,7 @@ import tensorflow as tf
 from maskrcnn_plugin.dataloaders import decoders  # noqa: F401  registers the defaults
 from maskrcnn_plugin.dataloaders import files as files_lib
 from maskrcnn_plugin.dataloaders import parsers  # noqa: F401
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.params import NumClasses, PositiveInt
 from maskrcnn_plugin.registries import DATA_DECODERS, PARSERS
@@ -70,7 +70,7 @@ def _tfrecord_source(files: Sequence[str], policy: str, verify_files: bool,
         raise UserError(f"{message}. Re-create the file, or set "
                         "data.input_pipeline.bad_records = 'skip' to read its complete "
                         "records and count the rest as skipped.")
-      validation.count_skipped("truncated file", message)
+      record_checks.count_skipped("truncated file", message)
       limits[path] = count
     if len(local) == len(files) and not any(count for count, _ in counts):
       shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
@@ -94,7 +94,7 @@ def _instance_limit(parser, is_training: bool, policy: str) -> Optional[Callable
   if max_instances is None:
     return None
   skip_crowd = is_training and bool(getattr(parser, "_skip_crowd_during_training", False))
-  return lambda features, source, index: validation.instance_limit_check(
+  return lambda features, source, index: record_checks.instance_limit_check(
       features, source, index, int(max_instances), policy, skip_crowd)
 
 
@@ -108,9 +108,9 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
                    decoder: Optional[Callable] = None,
                    parser: Optional[Callable] = None,
                    num_classes: Optional[NumClasses] = None,
-                   bad_records: Annotated[str, OneOf(*validation.BAD_RECORD_POLICIES)] = "error",
+                   bad_records: Annotated[str, OneOf(*record_checks.BAD_RECORD_POLICIES)] = "error",
                    too_many_instances: Annotated[
-                       str, OneOf(*validation.TOO_MANY_INSTANCES_POLICIES)] = "error",
+                       str, OneOf(*record_checks.TOO_MANY_INSTANCES_POLICIES)] = "error",
                    verify_files: bool = True,
                    shuffle_buffer_size: PositiveInt = 1000,
                    cycle_length: PositiveInt = 8,
@@ -206,14 +206,14 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
   def checked(record, source, index):
     if summarize is None:  # A decoder without `summarize` is not checked before decoding.
       return record, source, index, tf.constant(True)
-    keep = validation.check_or_skip(summarize(record), source, index, num_classes, bad_records)
+    keep = record_checks.check_or_skip(summarize(record), source, index, num_classes, bad_records)
     return record, source, index, keep
 
   dataset = dataset.map(checked, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
   if bad_records == "skip":
     dataset = dataset.filter(lambda record, source, index, keep: keep)
   dataset = dataset.map(lambda record, source, index, keep: (record, source, index))
-  dataset = validation.decode_or_reject(dataset, decoder.decode, bad_records, deterministic,
+  dataset = record_checks.decode_or_reject(dataset, decoder.decode, bad_records, deterministic,
                                         instance_limit)
   if cache:
     dataset = dataset.cache()

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names
-from maskrcnn_plugin.dataloaders import files as files_lib, validation
+from maskrcnn_plugin.dataloaders import files as files_lib, record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.params import OptionalPositiveInt, Positive, PositiveInt
@@ -335,7 +335,7 @@ class _CheckpointManager(tf.train.CheckpointManager):
 
 def _out_of_data(step: int) -> UserError:
   """The training input (repeated forever) ended: it holds no usable batch."""
-  skipped = validation.skipped_record_counts()
+  skipped = record_checks.skipped_record_counts()
   counts = (f" Bad records skipped: {', '.join(f'{n} {k}' for k, n in sorted(skipped.items()))}."
             if skipped else "")
   return UserError(

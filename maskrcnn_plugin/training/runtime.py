@@ -22,7 +22,7 @@ from typing import Annotated, Callable, Optional, Sequence, Tuple
 import gin
 import tensorflow as tf
 
-from maskrcnn_plugin import doctor
+from maskrcnn_plugin.doctor import matrix, probes
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.registries import STRATEGIES
 from official.common import distribute_utils
@@ -145,10 +145,10 @@ def auto_precision() -> Tuple[str, str]:
   if gpus:
     capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability")
                     for gpu in gpus]
-    if all(c and tuple(c) >= doctor.FAST_FLOAT16_COMPUTE_CAPABILITY for c in capabilities):
+    if all(c and tuple(c) >= matrix.FAST_FLOAT16_COMPUTE_CAPABILITY for c in capabilities):
       return "mixed_float16", "every GPU has compute capability >= 7.0"
     return "float32", "a GPU has compute capability < 7.0 (no float16 Tensor Cores)"
-  flags = [flag for flag in doctor.BFLOAT16_CPU_FLAGS if flag in doctor.cpu_flags()]
+  flags = [flag for flag in matrix.BFLOAT16_CPU_FLAGS if flag in probes.cpu_flags()]
   if flags:
     return "mixed_bfloat16", f"the CPU has {', '.join(flags)}"
   return "float32", "no GPU, and the CPU has no bfloat16 instructions (AMX or AVX512_BF16)"

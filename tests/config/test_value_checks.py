@@ -27,12 +27,6 @@ def checked_backbone():
   BACKBONES.unregister("ranged_net")
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-  yield
-  gin.clear_config()
-
-
 @pytest.mark.parametrize("name", [n for n in gin_config.shipped_configs()
                                   if not n.startswith("base/")])
 def test_every_shipped_config_meets_its_declared_ranges(name):

@@ -10,7 +10,7 @@ from PIL import Image
 from maskrcnn_plugin import DATA_DECODERS
 from maskrcnn_plugin.cli.main import main
 from maskrcnn_plugin.data import coco, convert_coco
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 
 HEIGHT, WIDTH = 24, 32
 GOOD_POLYGON = [[2, 2, 12, 2, 12, 12, 2, 12]]
@@ -132,10 +132,10 @@ def test_coco_json_decoder_names_or_skips_the_bad_annotation(image_dir, tmp_path
   with pytest.raises(coco.BadAnnotationError,
                      match="annotation id 7 of image 'b.png'.*has 1 point.*bad_records = 'skip'"):
     reader.records([annotations])
-  validation.reset_skipped_record_counts()
+  record_checks.reset_skipped_record_counts()
   records = list(reader.records([annotations], bad_records="skip"))
   assert len(records) == 2  # Both images are kept.
-  assert validation.skipped_record_counts() == {
+  assert record_checks.skipped_record_counts() == {
       "annotation: polygon with fewer than 3 points": 1}
   decoded = reader.decode(records[1][0])
   assert decoded["groundtruth_classes"].numpy().tolist() == [1]
@@ -150,10 +150,10 @@ def test_coco_json_decoder_names_an_undecodable_image_by_file(image_dir, tmp_pat
   annotations = _write_json(tmp_path, _coco())
   reader = DATA_DECODERS.get("coco_json")(image_dir=str(bad_dir))
   records = reader.records([annotations]).map(lambda r, s, i: (r, s, i))
-  decoded = validation.decode_or_reject(records, reader.decode, "error", deterministic=True)
+  decoded = record_checks.decode_or_reject(records, reader.decode, "error", deterministic=True)
   with pytest.raises(tf.errors.InvalidArgumentError) as caught:
     list(decoded)
-  error = validation.bad_record_error(caught.value)
+  error = record_checks.bad_record_error(caught.value)
   assert error is not None
   assert "b.png #1: Image '" in str(error) and "b.png' is not an image file" in str(error)
   assert "data check" not in str(error)

@@ -6,13 +6,13 @@ import gin
 import pytest
 import tensorflow as tf
 
-from bad_record_files import eval_pipeline, write_records
-from maskrcnn_plugin.dataloaders import input_pipeline, validation
+from helpers.records import eval_pipeline, write_records
+from maskrcnn_plugin.dataloaders import input_pipeline, record_checks
 from maskrcnn_plugin.errors import UserError
 
 
-def _good_example(shapes_dir):
-  record = next(iter(tf.data.TFRecordDataset(str(next(shapes_dir.glob("val-*"))))))
+def _good_example(sharded_shapes_dir):
+  record = next(iter(tf.data.TFRecordDataset(str(next(sharded_shapes_dir.glob("val-*"))))))
   return tf.train.Example.FromString(record.numpy())
 
 
@@ -52,8 +52,8 @@ REASONS = {
 
 
 @pytest.mark.parametrize("kind", sorted(REASONS))
-def test_a_bad_record_is_an_error_naming_file_and_index(shapes_dir, tmp_path, kind):
-  good = _good_example(shapes_dir)
+def test_a_bad_record_is_an_error_naming_file_and_index(sharded_shapes_dir, tmp_path, kind):
+  good = _good_example(sharded_shapes_dir)
   path = write_records(tmp_path / "bad.tfrecord", [good, good, _break(good, kind), good])
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     list(eval_pipeline(path))
@@ -61,53 +61,53 @@ def test_a_bad_record_is_an_error_naming_file_and_index(shapes_dir, tmp_path, ki
   assert f"Bad record {path} #2: " in message
   assert re.search(REASONS[kind], message), message
   assert "bind data.input_pipeline.bad_records to the string skip" in message
-  clear = validation.bad_record_error(error.value)
+  clear = record_checks.bad_record_error(error.value)
   assert isinstance(clear, UserError) and str(clear).startswith(f"Bad record {path} #2: ")
   assert "\n" not in str(clear) and "Fix or remove the record" in str(clear)
 
 
 def test_other_errors_are_not_taken_for_bad_records():
-  assert validation.bad_record_error(ValueError("Bad record x #1: y")) is None
-  assert validation.bad_record_error(tf.errors.InvalidArgumentError(None, None, "other")) is None
+  assert record_checks.bad_record_error(ValueError("Bad record x #1: y")) is None
+  assert record_checks.bad_record_error(tf.errors.InvalidArgumentError(None, None, "other")) is None
 
 
-def test_skip_mode_skips_and_counts_every_kind(shapes_dir, tmp_path, caplog):
-  good = _good_example(shapes_dir)
+def test_skip_mode_skips_and_counts_every_kind(sharded_shapes_dir, tmp_path, caplog):
+  good = _good_example(sharded_shapes_dir)
   examples = [good] + [_break(good, kind) for kind in sorted(REASONS)] + [good]
   path = write_records(tmp_path / "bad.tfrecord", examples)
-  validation.reset_skipped_record_counts()
+  record_checks.reset_skipped_record_counts()
   batches = list(eval_pipeline(path, bad_records="skip"))
   assert len(batches) == 2  # the two good records
-  assert validation.skipped_record_counts() == {
+  assert record_checks.skipped_record_counts() == {
       "box outside image": 1, "class id outside label range": 1, "mask/box count mismatch": 1,
       "empty image": 1,
       "not an image": 1, "truncated or corrupt image": 1, "zero-area box": 1}
   assert f"Skipping Bad record {path} #3:" in caplog.text
 
 
-def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(shapes_dir, tmp_path):
-  good = _good_example(shapes_dir)
+def test_truncated_tfrecord_file_is_named_or_read_up_to_the_break(sharded_shapes_dir, tmp_path):
+  good = _good_example(sharded_shapes_dir)
   path = write_records(tmp_path / "cut.tfrecord", [good, good, good])
   data = open(path, "rb").read()
   with open(path, "wb") as f:
     f.write(data[:-40])
   with pytest.raises(UserError, match=f"Bad record {path} #2: the TFRecord file is truncated"):
     eval_pipeline(path)
-  validation.reset_skipped_record_counts()
+  record_checks.reset_skipped_record_counts()
   assert len(list(eval_pipeline(path, bad_records="skip"))) == 2
-  assert validation.skipped_record_counts() == {"truncated file": 1}
+  assert record_checks.skipped_record_counts() == {"truncated file": 1}
 
 
-def test_training_pipeline_skips_bad_records_too(shapes_dir, tmp_path):
-  good = _good_example(shapes_dir)
+def test_training_pipeline_skips_bad_records_too(sharded_shapes_dir, tmp_path):
+  good = _good_example(sharded_shapes_dir)
   path = write_records(tmp_path / "bad.tfrecord", [_break(good, "class range"), good, good])
   gin.bind_parameter("parsers.maskrcnn.output_size", [64, 64])
-  validation.reset_skipped_record_counts()
+  record_checks.reset_skipped_record_counts()
   dataset = input_pipeline(file_pattern=path, global_batch_size=2, num_classes=4,
                            bad_records="skip")
   images, _ = next(iter(dataset))
   assert images.shape[0] == 2
-  assert validation.skipped_record_counts()["class id outside label range"] >= 1
+  assert record_checks.skipped_record_counts()["class id outside label range"] >= 1
 
 
 def test_jpeg_checks_accept_trailing_bytes_and_reject_truncation():
@@ -115,7 +115,7 @@ def test_jpeg_checks_accept_trailing_bytes_and_reject_truncation():
   def problem(data):
     summary = {"encoded": tf.constant(data), "classes": tf.zeros([0], tf.int64),
                "num_masks": 0, **{k: tf.zeros([0]) for k in ("xmin", "xmax", "ymin", "ymax")}}
-    return validation.record_problem(summary, 4).numpy().decode()
+    return record_checks.record_problem(summary, 4).numpy().decode()
 
   assert problem(jpeg) == "" and problem(jpeg + b"\0" * 100) == ""
   assert "JPEG image is truncated" in problem(jpeg[:-2])

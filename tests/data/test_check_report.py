@@ -8,7 +8,7 @@ from PIL import Image
 
 from maskrcnn_plugin.cli.main import main
 from maskrcnn_plugin.data import check, class_names, tf_example
-from bad_record_files import write_records
+from helpers.records import write_records
 
 SIZE = 32
 

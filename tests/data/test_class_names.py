@@ -3,16 +3,8 @@
 import json
 
 import gin
-import pytest
 
 from maskrcnn_plugin.data import class_names
-
-
-@pytest.fixture(autouse=True)
-def clean_gin():
-  gin.clear_config()
-  yield
-  gin.clear_config()
 
 
 def test_names_beside_shards_and_in_a_coco_json(tmp_path):

@@ -21,8 +21,9 @@ def test_make_shapes_then_check_is_clean_and_renders(tmp_path, capsys):
   assert len(list((tmp_path / "render").glob("*.png"))) == 2
 
 
-def test_check_flags_planted_inconsistencies_with_file_and_index(shapes_dir, tmp_path, capsys):
-  records = list(tf.data.TFRecordDataset(sorted(str(p) for p in shapes_dir.glob("val-*"))))
+def test_check_flags_planted_inconsistencies_with_file_and_index(sharded_shapes_dir, tmp_path,
+                                                                 capsys):
+  records = list(tf.data.TFRecordDataset(sorted(str(p) for p in sharded_shapes_dir.glob("val-*"))))
   examples = [tf.train.Example.FromString(r.numpy()) for r in records[:4]]
   examples[1].features.feature["image/object/class/label"].int64_list.value[0] = 9
   examples[2].features.feature["image/object/bbox/xmin"].float_list.value[0] = -0.5
@@ -42,16 +43,18 @@ def test_check_flags_planted_inconsistencies_with_file_and_index(shapes_dir, tmp
   assert "images: 4" in printed and "square" in printed
 
 
-def test_convert_coco_command_and_its_errors(shapes_dir, tmp_path, capsys):
+def test_convert_coco_command_and_its_errors(sharded_shapes_dir, tmp_path, capsys):
   prefix = str(tmp_path / "val")
-  assert main(["data", "convert-coco", "--annotations", str(shapes_dir / "instances_val.json"),
-               "--images", str(shapes_dir / "images"), "--output", prefix, "--shards", "2",
+  assert main(["data", "convert-coco",
+               "--annotations", str(sharded_shapes_dir / "instances_val.json"),
+               "--images", str(sharded_shapes_dir / "images"), "--output", prefix, "--shards", "2",
                "--workers", "1"]) == 0
   assert "wrote 6 images" in capsys.readouterr().out
   assert main(["data", "check", prefix + "-*", "--num-classes", "4"]) == 0
   capsys.readouterr()
   assert main(["data", "convert-coco", "--annotations", str(tmp_path / "none.json"),
-               "--images", str(shapes_dir / "images"), "--output", prefix, "--shards", "1"]) == 2
+               "--images", str(sharded_shapes_dir / "images"), "--output", prefix,
+               "--shards", "1"]) == 2
   err = capsys.readouterr().err
   assert err.startswith("maskrcnn data: error: ") and "none.json' does not exist" in err
   assert main(["data", "check", str(tmp_path / "nothing-*")]) == 2

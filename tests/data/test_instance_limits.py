@@ -4,11 +4,13 @@ import gin
 import pytest
 import tensorflow as tf
 
-from bad_record_files import eval_pipeline
 from maskrcnn_plugin.cli.main import main
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from registry import ConstraintError
+
+from helpers.records import eval_pipeline
+from helpers.training_input import SHAPES_64PX_TRAIN, read_training_input_instead_of_training
 
 
 def _most_instances(pattern):
@@ -23,21 +25,14 @@ def _most_instances(pattern):
   return [name for name, count in counts.items() if count == most], most
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-  gin.clear_config()
-  yield
-  gin.clear_config()
-
-
-def test_a_record_over_the_limit_is_an_error_naming_record_count_and_binding(shapes_dir):
-  pattern = str(shapes_dir / "val-*.tfrecord")
+def test_a_record_over_the_limit_is_an_error_naming_record_count_and_binding(sharded_shapes_dir):
+  pattern = str(sharded_shapes_dir / "val-*.tfrecord")
   records, count = _most_instances(pattern)
   assert count >= 2
   gin.bind_parameter("parsers.maskrcnn.max_num_instances", count - 1)
   with pytest.raises(tf.errors.InvalidArgumentError) as caught:
     list(eval_pipeline(pattern))
-  error = validation.bad_record_error(caught.value)
+  error = record_checks.bad_record_error(caught.value)
   assert isinstance(error, UserError)
   named = str(error).split(": it holds ")[0]
   assert named.removeprefix("Bad record ") in records
@@ -46,19 +41,19 @@ def test_a_record_over_the_limit_is_an_error_naming_record_count_and_binding(sha
   assert "too_many_instances to the string keep_first" in str(error)
 
 
-def test_keep_first_accepts_the_cut_and_counts_the_dropped_instances(shapes_dir):
-  pattern = str(shapes_dir / "val-*.tfrecord")
+def test_keep_first_accepts_the_cut_and_counts_the_dropped_instances(sharded_shapes_dir):
+  pattern = str(sharded_shapes_dir / "val-*.tfrecord")
   _, count = _most_instances(pattern)
   gin.bind_parameter("parsers.maskrcnn.max_num_instances", count - 1)
-  validation.reset_dropped_instance_counts()
+  record_checks.reset_dropped_instance_counts()
   batches = list(eval_pipeline(pattern, too_many_instances="keep_first"))
   assert len(batches) == 6  # Every record is kept.
-  dropped = validation.dropped_instance_counts()
+  dropped = record_checks.dropped_instance_counts()
   assert dropped["records"] >= 1 and dropped["instances"] >= 1
 
 
-def test_records_within_the_limit_pass_and_a_wrong_setting_is_named(shapes_dir):
-  pattern = str(shapes_dir / "val-*.tfrecord")
+def test_records_within_the_limit_pass_and_a_wrong_setting_is_named(sharded_shapes_dir):
+  pattern = str(sharded_shapes_dir / "val-*.tfrecord")
   _, count = _most_instances(pattern)
   gin.bind_parameter("parsers.maskrcnn.max_num_instances", count)
   assert len(list(eval_pipeline(pattern))) == 6
@@ -67,8 +62,8 @@ def test_records_within_the_limit_pass_and_a_wrong_setting_is_named(shapes_dir):
     eval_pipeline(pattern, too_many_instances="drop")
 
 
-def test_data_check_reports_the_largest_count_and_images_over_the_limit(shapes_dir, capsys):
-  pattern = str(shapes_dir / "val-*.tfrecord")
+def test_data_check_reports_the_largest_count_and_images_over_the_limit(sharded_shapes_dir, capsys):
+  pattern = str(sharded_shapes_dir / "val-*.tfrecord")
   _, count = _most_instances(pattern)
   assert main(["data", "check", pattern, "--max-instances", str(count - 1)]) == 0
   out = capsys.readouterr().out
@@ -76,27 +71,14 @@ def test_data_check_reports_the_largest_count_and_images_over_the_limit(shapes_d
   assert f"images with more than --max-instances {count - 1} instances:" in out
 
 
-def test_train_cli_stops_with_one_message_naming_the_binding(shapes_dir, tmp_path, capsys,
+def test_train_cli_stops_with_one_message_naming_the_binding(sharded_shapes_dir, tmp_path, capsys,
                                                              monkeypatch):
-  # pylint: disable=import-outside-toplevel
-  from maskrcnn_plugin import training
-  from maskrcnn_plugin.training import experiment
-
-  def read_batches(model_dir, mode, verbose=False):  # The training input, not the training.
-    del model_dir, mode, verbose
-    batches = iter(experiment.plugin_inputs().train_dataset_fn(None))
-    for _ in range(6):
-      next(batches)
-    return experiment.Result(step=0, metrics={}, model_dir="", checkpoint=None)
-
-  monkeypatch.setattr(training, "run", read_batches)
-  status = main(["train", "--gin_file=maskrcnn_shapes_r18_cpu",
-                 "--gin_param=IMAGE_SIZE = [64, 64]", "--gin_param=TRAIN_BATCH_SIZE = 2",
-                 f"--gin_param=SHAPES_DIR = '{shapes_dir}'",
+  read_training_input_instead_of_training(monkeypatch, batches=6)
+  status = main([*SHAPES_64PX_TRAIN, f"--gin_param=SHAPES_DIR = '{sharded_shapes_dir}'",
                  "--gin_param=parsers.maskrcnn.max_num_instances = 1",
                  f"--model_dir={tmp_path / 'run'}", "--mode=train"])
   err = capsys.readouterr().err
   assert status == 2 and "Traceback" not in err, err
-  assert err.startswith(f"maskrcnn train: error: Bad record {shapes_dir}/train-")
+  assert err.startswith(f"maskrcnn train: error: Bad record {sharded_shapes_dir}/train-")
   assert "non-crowd instances, more than parsers.maskrcnn.max_num_instances = 1." in err
   assert err.count("\n") == 1

@@ -12,9 +12,9 @@ from maskrcnn_plugin.gin_config import parse_gin
 from registry import ConstraintError
 
 
-def _parse_shapes_gin(shapes_dir, *params):
+def _parse_shapes_gin(sharded_shapes_dir, *params):
   parse_gin(["base/shapes_data.gin"],
-            ["IMAGE_SIZE = [64, 64]", "NUM_CLASSES = 4", f"SHAPES_DIR = '{shapes_dir}'",
+            ["IMAGE_SIZE = [64, 64]", "NUM_CLASSES = 4", f"SHAPES_DIR = '{sharded_shapes_dir}'",
              *params])
 
 
@@ -23,8 +23,9 @@ def _batch(scope, **kwargs):
     return next(iter(input_pipeline(**kwargs)))
 
 
-def test_train_batches_have_model_garden_training_labels(shapes_dir):
-  _parse_shapes_gin(shapes_dir, "TRAIN_BATCH_SIZE = 4", "maskrcnn.AnchorSettings.min_level = 3",
+def test_train_batches_have_model_garden_training_labels(sharded_shapes_dir):
+  _parse_shapes_gin(sharded_shapes_dir, "TRAIN_BATCH_SIZE = 4",
+                    "maskrcnn.AnchorSettings.min_level = 3",
                     "maskrcnn.AnchorSettings.aspect_ratios = (1.0,)")
   images, labels = _batch("train")
   assert images.shape == (4, 64, 64, 3) and images.dtype == tf.float32
@@ -41,8 +42,8 @@ def test_train_batches_have_model_garden_training_labels(shapes_dir):
 
 
 @pytest.mark.smoke
-def test_eval_batches_carry_coco_evaluator_groundtruths(shapes_dir, shapes_meta):
-  _parse_shapes_gin(shapes_dir, "EVAL_BATCH_SIZE = 4")
+def test_eval_batches_carry_coco_evaluator_groundtruths(sharded_shapes_dir, sharded_shapes_sizes):
+  _parse_shapes_gin(sharded_shapes_dir, "EVAL_BATCH_SIZE = 4")
   with gin.config_scope("eval"):
     batches = list(input_pipeline())
   assert [b[0].shape[0] for b in batches] == [4, 2]  # no repeat, last batch kept
@@ -51,12 +52,12 @@ def test_eval_batches_carry_coco_evaluator_groundtruths(shapes_dir, shapes_meta)
   assert sorted(groundtruths) == ["areas", "boxes", "classes", "height", "is_crowds", "masks",
                                   "num_detections", "source_id", "width"]
   source_ids = np.concatenate([b[1]["groundtruths"]["source_id"].numpy() for b in batches])
-  assert sorted(source_ids.tolist()) == list(range(1, shapes_meta["num_val"] + 1))
+  assert sorted(source_ids.tolist()) == list(range(1, sharded_shapes_sizes["num_val"] + 1))
   assert labels["image_info"].shape == (4, 4, 2)
 
 
-def test_sharding_per_input_pipeline_and_per_replica_batch(shapes_dir):
-  _parse_shapes_gin(shapes_dir, "EVAL_BATCH_SIZE = 4")
+def test_sharding_per_input_pipeline_and_per_replica_batch(sharded_shapes_dir):
+  _parse_shapes_gin(sharded_shapes_dir, "EVAL_BATCH_SIZE = 4")
   ids = []
   for pipeline_id in range(2):
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id,
@@ -69,8 +70,8 @@ def test_sharding_per_input_pipeline_and_per_replica_batch(shapes_dir):
   assert ids[0] | ids[1] == set(range(1, 7))
 
 
-def test_deterministic_mode_repeats_the_same_batches(shapes_dir):
-  _parse_shapes_gin(shapes_dir, "data.input_pipeline.deterministic = True",
+def test_deterministic_mode_repeats_the_same_batches(sharded_shapes_dir):
+  _parse_shapes_gin(sharded_shapes_dir, "data.input_pipeline.deterministic = True",
                     "parsers.maskrcnn.aug_rand_hflip = False",
                     "parsers.maskrcnn.aug_scale_min = 1.0",
                     "parsers.maskrcnn.aug_scale_max = 1.0", "TRAIN_BATCH_SIZE = 3")
@@ -87,22 +88,23 @@ def test_deterministic_mode_repeats_the_same_batches(shapes_dir):
   assert not all(np.array_equal(a, b) for a, b in zip(first, first[1:]))
 
 
-def test_cache_gives_the_same_content(shapes_dir):
-  _parse_shapes_gin(shapes_dir, "EVAL_BATCH_SIZE = 6", "data.input_pipeline.deterministic = True")
+def test_cache_gives_the_same_content(sharded_shapes_dir):
+  _parse_shapes_gin(sharded_shapes_dir, "EVAL_BATCH_SIZE = 6",
+                    "data.input_pipeline.deterministic = True")
   plain = _batch("eval")
   cached = _batch("eval", cache=True)
   np.testing.assert_array_equal(plain[0], cached[0])
 
 
-def test_coco_json_decoder_matches_tf_example_decoder(shapes_dir):
-  records = list(tf.data.TFRecordDataset(sorted(str(p) for p in shapes_dir.glob("val-*"))))
+def test_coco_json_decoder_matches_tf_example_decoder(sharded_shapes_dir):
+  records = list(tf.data.TFRecordDataset(sorted(str(p) for p in sharded_shapes_dir.glob("val-*"))))
   from_records = {}
   decoder = DATA_DECODERS.get("tf_example")()
   for record in records:
     decoded = decoder.decode(record)
     from_records[decoded["source_id"].numpy()] = decoded
-  reader = DATA_DECODERS.get("coco_json")(image_dir=str(shapes_dir / "images"))
-  dataset = reader.records([str(shapes_dir / "instances_val.json")])
+  reader = DATA_DECODERS.get("coco_json")(image_dir=str(sharded_shapes_dir / "images"))
+  dataset = reader.records([str(sharded_shapes_dir / "instances_val.json")])
   count = 0
   for record, source, index in dataset:
     decoded = reader.decode(record)
@@ -118,21 +120,21 @@ def test_coco_json_decoder_matches_tf_example_decoder(shapes_dir):
   assert count == len(records)
 
 
-def test_pipeline_trains_from_coco_json(shapes_dir):
+def test_pipeline_trains_from_coco_json(sharded_shapes_dir):
   _parse_shapes_gin(
-      shapes_dir, "data.input_pipeline.decoder = @data_decoders.coco_json",
+      sharded_shapes_dir, "data.input_pipeline.decoder = @data_decoders.coco_json",
       "TRAIN_FILE_PATTERN = 'instances_train.json'", "TRAIN_BATCH_SIZE = 2",
-      f"data_decoders.coco_json.image_dir = '{shapes_dir / 'images'}'")
+      f"data_decoders.coco_json.image_dir = '{sharded_shapes_dir / 'images'}'")
   images, labels = _batch("train")
   assert images.shape == (2, 64, 64, 3) and labels["gt_masks"].shape == (2, 8, 56, 56)
 
 
-def test_label_map_decoder_reads_class_names(shapes_dir, tmp_path):
+def test_label_map_decoder_reads_class_names(sharded_shapes_dir, tmp_path):
   label_map = tmp_path / "labels.csv"
   label_map.write_text("1,square\n2,circle\n3,triangle\n")
   label_map_decoder = DATA_DECODERS.get("tf_example_label_map")(label_map=str(label_map))
   plain = DATA_DECODERS.get("tf_example")()
-  for record in tf.data.TFRecordDataset(str(next(shapes_dir.glob("val-*")))):
+  for record in tf.data.TFRecordDataset(str(next(sharded_shapes_dir.glob("val-*")))):
     np.testing.assert_array_equal(label_map_decoder.decode(record)["groundtruth_classes"],
                                   plain.decode(record)["groundtruth_classes"])
   with pytest.raises(UserError, match="missing.csv"):

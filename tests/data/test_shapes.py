@@ -33,13 +33,14 @@ def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):
 
 
 @pytest.mark.smoke
-def test_records_decode_with_model_garden_and_masks_match_boxes(shapes_dir, shapes_meta):
-  size = shapes_meta["image_size"]
+def test_records_decode_with_model_garden_and_masks_match_boxes(sharded_shapes_dir,
+                                                                sharded_shapes_sizes):
+  size = sharded_shapes_sizes["image_size"]
   decoder = tf_example_decoder.TfExampleDecoder(include_mask=True)
-  files = sorted(str(p) for p in shapes_dir.glob("train-*.tfrecord"))
+  files = sorted(str(p) for p in sharded_shapes_dir.glob("train-*.tfrecord"))
   assert len(files) == 2
   records = list(tf.data.TFRecordDataset(files))
-  assert len(records) == shapes_meta["num_train"]
+  assert len(records) == sharded_shapes_sizes["num_train"]
   classes_seen = set()
   for record in records:
     decoded = {k: v.numpy() for k, v in decoder.decode(record).items()}
@@ -59,17 +60,17 @@ def test_records_decode_with_model_garden_and_masks_match_boxes(shapes_dir, shap
   assert classes_seen <= {1, 2, 3} and len(classes_seen) >= 2
 
 
-def test_coco_json_matches_records(shapes_dir, shapes_meta):
-  coco = json.loads((shapes_dir / "instances_val.json").read_text())
+def test_coco_json_matches_records(sharded_shapes_dir, sharded_shapes_sizes):
+  coco = json.loads((sharded_shapes_dir / "instances_val.json").read_text())
   assert [c["name"] for c in coco["categories"]] == ["square", "circle", "triangle"]
-  assert len(coco["images"]) == shapes_meta["num_val"]
+  assert len(coco["images"]) == sharded_shapes_sizes["num_val"]
   for ann in coco["annotations"]:
     mask = mask_api.decode(ann["segmentation"])
     assert mask.sum() == ann["area"]
     x, y, w, h = ann["bbox"]
     assert mask[y:y + h, x:x + w].sum() == ann["area"]
   for image in coco["images"]:
-    assert (shapes_dir / "images" / image["file_name"]).is_file()
+    assert (sharded_shapes_dir / "images" / image["file_name"]).is_file()
 
 
 def test_small_images_are_rejected(tmp_path):

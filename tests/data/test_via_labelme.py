@@ -8,8 +8,8 @@ from official.vision.dataloaders import tf_example_decoder
 
 from maskrcnn_plugin.cli.main import main
 from maskrcnn_plugin.data import class_names
-from via_labelme_files import (HEIGHT, WIDTH, balloon_region_data, image_bytes, labelme_file,
-                               via2_project, write_json)
+from helpers.via_labelme import (HEIGHT, WIDTH, balloon_region_data, image_bytes, labelme_file,
+                                 via2_project, write_json)
 
 
 def _decode_all(prefix):

@@ -6,16 +6,14 @@ pictures of the evaluation and the predict results.
 
 import glob
 import json
-import pathlib
 
 import numpy as np
 import tensorflow as tf
 
 from maskrcnn_plugin.cli.main import main
 from maskrcnn_plugin.serving.restore import restore_run
-from via_labelme_files import balloon_region_data, image_bytes, write_json
-
-TINY_GIN = pathlib.Path(__file__).parents[1] / "faults" / "tiny.gin"
+from helpers.tiny_models import TINY_TRAINING_GIN
+from helpers.via_labelme import balloon_region_data, image_bytes, write_json
 
 
 def _pictures(eval_dir):
@@ -43,7 +41,7 @@ def test_via_dataset_converts_trains_and_predicts_with_class_names(tmp_path, cap
                  "--shards", "1", "--class-name", "balloon", "--workers", "1"]) == 0
   capsys.readouterr()
   model_dir = tmp_path / "run"
-  status = main(["train", f"--gin_file={TINY_GIN}", f"--model_dir={model_dir}",
+  status = main(["train", f"--gin_file={TINY_TRAINING_GIN}", f"--model_dir={model_dir}",
                  f"--gin_param=SHAPES_DIR = '{data}'",
                  "--gin_param=TRAIN_FILE_PATTERN = 'train-*.tfrecord'",
                  "--gin_param=EVAL_FILE_PATTERN = 'val-*.tfrecord'",

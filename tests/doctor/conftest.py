@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from maskrcnn_plugin import doctor
+from maskrcnn_plugin.doctor import probes
 
 # A consistent TF 2.20 set-up on a CPU-only machine with the CUDA build of TensorFlow.
 HEALTHY = {
@@ -23,7 +24,7 @@ HEALTHY = {
 
 
 class FakeEnvironment:
-  """Holds what each doctor probe returns; edit the attributes, then `check()`."""
+  """Holds what each probe in `doctor.probes` returns; edit the attributes, then `check()`."""
 
   def __init__(self, monkeypatch):
     self.versions = copy.deepcopy(HEALTHY["versions"])
@@ -34,14 +35,14 @@ class FakeEnvironment:
     self.cpu_flags = ["fpu", "avx2", "avx512f"]
     self.keras = copy.deepcopy(HEALTHY["keras"])
     self.probed_tensorflow = False
-    monkeypatch.setattr(doctor, "package_version", self.versions.get)
-    monkeypatch.setattr(doctor, "import_error", self.import_errors.get)
-    monkeypatch.setattr(doctor, "tensorflow_build_info", lambda: self._tf_probe(self.build))
-    monkeypatch.setattr(doctor, "tensorflow_gpus",
+    monkeypatch.setattr(probes, "package_version", self.versions.get)
+    monkeypatch.setattr(probes, "import_error", self.import_errors.get)
+    monkeypatch.setattr(probes, "tensorflow_build_info", lambda: self._tf_probe(self.build))
+    monkeypatch.setattr(probes, "tensorflow_gpus",
                         lambda run_on_gpu=True: self._tf_probe(self.gpus))
-    monkeypatch.setattr(doctor, "keras_facts", lambda: self._tf_probe(self.keras))
-    monkeypatch.setattr(doctor, "nvidia_driver", lambda: self.driver)
-    monkeypatch.setattr(doctor, "cpu_flags", lambda: self.cpu_flags)
+    monkeypatch.setattr(probes, "keras_facts", lambda: self._tf_probe(self.keras))
+    monkeypatch.setattr(probes, "nvidia_driver", lambda: self.driver)
+    monkeypatch.setattr(probes, "cpu_flags", lambda: self.cpu_flags)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
 
   def _tf_probe(self, value):

@@ -4,23 +4,23 @@ import subprocess
 
 import pytest
 
-from maskrcnn_plugin import doctor
+from maskrcnn_plugin.doctor import matrix, probes
 
 
 def test_import_error_is_one_line_for_missing_and_raising_modules(tmp_path, monkeypatch):
   (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('first\\nlast line')\n")
   (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit('bye')\n")
   monkeypatch.syspath_prepend(str(tmp_path))
-  assert doctor.import_error("json") is None
-  assert doctor.import_error("no_such_module_xyz") == (
+  assert probes.import_error("json") is None
+  assert probes.import_error("no_such_module_xyz") == (
       "ModuleNotFoundError: No module named 'no_such_module_xyz'")
-  assert doctor.import_error("raises_on_import") == "RuntimeError: last line"
-  assert doctor.import_error("exits_on_import") == "SystemExit: bye"
+  assert probes.import_error("raises_on_import") == "RuntimeError: last line"
+  assert probes.import_error("exits_on_import") == "SystemExit: bye"
 
 
 def test_package_version_of_a_missing_distribution_is_none():
-  assert doctor.package_version("pytest") == pytest.__version__
-  assert doctor.package_version("no-such-distribution-xyz") is None
+  assert probes.package_version("pytest") == pytest.__version__
+  assert probes.package_version("no-such-distribution-xyz") is None
 
 
 def test_nvidia_smi_output_is_parsed(monkeypatch):
@@ -30,9 +30,9 @@ def test_nvidia_smi_output_is_parsed(monkeypatch):
     calls.append(command)
     return subprocess.CompletedProcess(command, 0, stdout=(
         "NVIDIA A100-SXM4-40GB, 40960, 535.104.05, 8.0\nTesla T4, 15360, 535.104.05, 7.5\n"))
-  monkeypatch.setattr(doctor.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
-  monkeypatch.setattr(doctor.subprocess, "run", fake_run)
-  gpus, driver_version = doctor._nvidia_smi_gpus()  # pylint: disable=protected-access
+  monkeypatch.setattr(probes.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+  monkeypatch.setattr(probes.subprocess, "run", fake_run)
+  gpus, driver_version = probes._nvidia_smi_gpus()  # pylint: disable=protected-access
   assert driver_version == "535.104.05"
   assert gpus == [
       {"name": "NVIDIA A100-SXM4-40GB", "memory_mb": 40960, "compute_capability": [8, 0]},
@@ -45,20 +45,20 @@ def test_nvidia_smi_without_compute_cap_field_is_queried_again(monkeypatch):
     if "compute_cap" in command[1]:
       return subprocess.CompletedProcess(command, 2, stdout="", stderr="Field not valid")
     return subprocess.CompletedProcess(command, 0, stdout="Tesla K80, 11441, 470.82.01\n")
-  monkeypatch.setattr(doctor.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
-  monkeypatch.setattr(doctor.subprocess, "run", fake_run)
-  gpus, driver_version = doctor._nvidia_smi_gpus()  # pylint: disable=protected-access
+  monkeypatch.setattr(probes.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+  monkeypatch.setattr(probes.subprocess, "run", fake_run)
+  gpus, driver_version = probes._nvidia_smi_gpus()  # pylint: disable=protected-access
   assert driver_version == "470.82.01"
   assert gpus == [{"name": "Tesla K80", "memory_mb": 11441, "compute_capability": None}]
 
 
 def test_no_nvidia_smi_means_no_gpus(monkeypatch):
-  monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
-  assert doctor._nvidia_smi_gpus() == ([], None)  # pylint: disable=protected-access
+  monkeypatch.setattr(probes.shutil, "which", lambda name: None)
+  assert probes._nvidia_smi_gpus() == ([], None)  # pylint: disable=protected-access
 
 
 def test_lowest_compute_capability_of_a_build():
-  lowest = doctor._lowest_compute_capability  # pylint: disable=protected-access
+  lowest = matrix.lowest_compute_capability
   assert lowest(["sm_60", "sm_70", "sm_89", "compute_90"]) == (6, 0)
   assert lowest(["sm_35", "compute_80"]) == (3, 5)
   assert lowest([]) is None
@@ -72,15 +72,15 @@ def test_lowest_compute_capability_of_a_build():
 def test_driver_version_from_the_kernel_module(tmp_path, monkeypatch, text, version):
   proc_file = tmp_path / "version"
   proc_file.write_text(text)
-  monkeypatch.setattr(doctor, "PROC_DRIVER_VERSION", str(proc_file))
-  monkeypatch.setattr(doctor, "_libcuda_driver_version", lambda: None)
-  monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
-  assert doctor.nvidia_driver() == {"found": True, "driver_version": version,
+  monkeypatch.setattr(probes, "PROC_DRIVER_VERSION", str(proc_file))
+  monkeypatch.setattr(probes, "_libcuda_driver_version", lambda: None)
+  monkeypatch.setattr(probes.shutil, "which", lambda name: None)
+  assert probes.nvidia_driver() == {"found": True, "driver_version": version,
                                     "cuda_version": None, "gpus": []}
 
 
 def test_no_driver_at_all(tmp_path, monkeypatch):
-  monkeypatch.setattr(doctor, "PROC_DRIVER_VERSION", str(tmp_path / "missing"))
-  monkeypatch.setattr(doctor, "_libcuda_driver_version", lambda: None)
-  monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
-  assert doctor.nvidia_driver()["found"] is False
+  monkeypatch.setattr(probes, "PROC_DRIVER_VERSION", str(tmp_path / "missing"))
+  monkeypatch.setattr(probes, "_libcuda_driver_version", lambda: None)
+  monkeypatch.setattr(probes.shutil, "which", lambda name: None)
+  assert probes.nvidia_driver()["found"] is False

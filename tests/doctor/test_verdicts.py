@@ -1,8 +1,11 @@
 """doctor's verdicts on simulated set-ups, consistent and broken."""
 
+import platform
+
 import pytest
 
 from maskrcnn_plugin import doctor
+from maskrcnn_plugin.doctor import probes
 
 
 def _checks(report, severity=None):
@@ -117,7 +120,7 @@ def test_tf_keras_import_failure_is_ignored_before_2_16(env):
 def test_a_probe_that_raises_becomes_a_warning_not_a_crash(env, monkeypatch):
   def broken():
     raise RuntimeError("driver query exploded")
-  monkeypatch.setattr(doctor, "nvidia_driver", broken)
+  monkeypatch.setattr(probes, "nvidia_driver", broken)
   report = env.check()
   assert report.can_train
   assert "driver query exploded" in _finding(report, "probe_failed").message
@@ -229,7 +232,7 @@ def test_cpu_bfloat16_flags_are_reported(env):
 
 
 def test_untested_python_is_a_warning(env, monkeypatch):
-  monkeypatch.setattr(doctor.platform, "python_version", lambda: "3.13.1")
+  monkeypatch.setattr(platform, "python_version", lambda: "3.13.1")
   report = env.check()
   assert report.can_train and "python_version" in _checks(report, doctor.WARNING)
 

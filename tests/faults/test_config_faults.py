@@ -269,13 +269,13 @@ def _check(status, err, fragments, path=""):
 
 
 @pytest.fixture
-def user_gin(tmp_path, shapes_dir):
-  """Writes `<case>.gin`: the shapes config at 64 px on `shapes_dir`, then `line` (line 4)."""
+def user_gin(tmp_path, one_shard_shapes_dir):
+  """Writes `<case>.gin`: the shapes config at 64 px on the shapes data, then `line` (line 4)."""
 
   def write(case, line):
     path = tmp_path / f"{case}.gin"  # unique name: gin's include search path is global
     path.write_text(f"include 'maskrcnn_shapes_r18_cpu.gin'\nIMAGE_SIZE = [64, 64]\n"
-                    f"SHAPES_DIR = '{shapes_dir}'\n{line}\n")
+                    f"SHAPES_DIR = '{one_shard_shapes_dir}'\n{line}\n")
     return str(path)
   return write
 

@@ -12,15 +12,16 @@ is replaced by one pass over the configured training input, to keep them fast).
 import pytest
 import tensorflow as tf
 
-from maskrcnn_plugin import training
-from bad_record_files import eval_pipeline, write_records
-from maskrcnn_plugin.dataloaders import validation
+from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training import experiment
 
+from helpers.records import eval_pipeline, write_records
+from helpers.training_input import SHAPES_64PX_TRAIN, read_training_input_instead_of_training
 
-def _examples(shapes_dir):
-  path = str(next(shapes_dir.glob("train-*")))
+
+def _examples(one_shard_shapes_dir):
+  path = str(next(one_shard_shapes_dir.glob("train-*")))
   return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
 
 
@@ -37,32 +38,32 @@ def _corrupt_inside(example, key):
 
 
 @pytest.fixture
-def corrupt_file(shapes_dir, tmp_path):
+def corrupt_file(one_shard_shapes_dir, tmp_path):
   """Four records; #2 has an image that passes the header checks but cannot be decoded."""
-  good = _examples(shapes_dir)
+  good = _examples(one_shard_shapes_dir)
   bad = _corrupt_inside(good[1], "image/encoded")
-  assert validation.record_problem(  # the cheap checks do not see it
-      validation.summarize_tf_example(tf.constant(bad.SerializeToString())), 4).numpy() == b""
+  assert record_checks.record_problem(  # the cheap checks do not see it
+      record_checks.summarize_tf_example(tf.constant(bad.SerializeToString())), 4).numpy() == b""
   return write_records(tmp_path / "corrupt.tfrecord", [good[0], good[2], bad, good[3]])
 
 
 def test_corrupt_image_data_is_a_bad_record_naming_file_and_index(corrupt_file):
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     list(eval_pipeline(corrupt_file))
-  message = str(validation.bad_record_error(error.value))
+  message = str(record_checks.bad_record_error(error.value))
   assert message.startswith(f"Bad record {corrupt_file} #2: the record could not be decoded")
   assert "bad_records to the string skip" in message
 
 
 def test_corrupt_image_data_is_skipped_and_counted(corrupt_file, caplog):
-  validation.reset_skipped_record_counts()
+  record_checks.reset_skipped_record_counts()
   assert len(list(eval_pipeline(corrupt_file, bad_records="skip"))) == 3
-  assert validation.skipped_record_counts() == {"undecodable record": 1}
+  assert record_checks.skipped_record_counts() == {"undecodable record": 1}
   assert f"Skipping Bad record {corrupt_file} #2: the record could not be decoded" in caplog.text
 
 
-def test_corrupt_mask_data_is_a_bad_record(shapes_dir, tmp_path):
-  good = _examples(shapes_dir)
+def test_corrupt_mask_data_is_a_bad_record(one_shard_shapes_dir, tmp_path):
+  good = _examples(one_shard_shapes_dir)
   path = write_records(tmp_path / "mask.tfrecord",
                 [good[0], _corrupt_inside(good[1], "image/object/mask")])
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
@@ -77,20 +78,11 @@ def train_input_only(monkeypatch):
   The training input repeats and shuffles: 20 batches of 2 read each record of a
   four-record file with a probability of 1 - (3/4)**40, whatever the order.
   """
-
-  def read_batches(model_dir, mode, verbose=False):
-    del model_dir, mode, verbose
-    batches = iter(experiment.plugin_inputs().train_dataset_fn(None))
-    for _ in range(20):
-      next(batches)
-    return experiment.Result(step=0, metrics={}, model_dir="", checkpoint=None)
-
-  monkeypatch.setattr(training, "run", read_batches)
+  read_training_input_instead_of_training(monkeypatch, batches=20)
 
 
 def _train(cli, tmp_path, *bindings):
-  return cli("train", "--gin_file=maskrcnn_shapes_r18_cpu", "--gin_param=IMAGE_SIZE = [64, 64]",
-             "--gin_param=TRAIN_BATCH_SIZE = 2", *[f"--gin_param={b}" for b in bindings],
+  return cli(*SHAPES_64PX_TRAIN, *[f"--gin_param={b}" for b in bindings],
              f"--model_dir={tmp_path / 'run'}", "--mode=train")
 
 
@@ -102,17 +94,18 @@ def test_train_cli_names_the_corrupt_record(cli, corrupt_file, tmp_path, train_i
   assert err.count("\n") == 1
 
 
-def test_num_classes_that_do_not_match_the_data(cli, shapes_dir, tmp_path, train_input_only):
-  status, err = _train(cli, tmp_path, f"SHAPES_DIR = '{shapes_dir}'", "NUM_CLASSES = 3",
+def test_num_classes_that_do_not_match_the_data(cli, one_shard_shapes_dir, tmp_path,
+                                                train_input_only):
+  status, err = _train(cli, tmp_path, f"SHAPES_DIR = '{one_shard_shapes_dir}'", "NUM_CLASSES = 3",
                        "data.input_pipeline.deterministic = True")
   assert status == 2 and "Traceback" not in err, err
-  assert f"Bad record {shapes_dir}/train-" in err
+  assert f"Bad record {one_shard_shapes_dir}/train-" in err
   assert "are outside the label range [1, 2] (NUM_CLASSES = 3 includes background 0)" in err
 
 
-def test_empty_dataset_is_named(cli, shapes_dir, tmp_path, train_input_only):
+def test_empty_dataset_is_named(cli, one_shard_shapes_dir, tmp_path, train_input_only):
   (tmp_path / "train-empty.tfrecord").write_bytes(b"")
-  (tmp_path / "val-0.tfrecord").write_bytes(next(shapes_dir.glob("val-*")).read_bytes())
+  (tmp_path / "val-0.tfrecord").write_bytes(next(one_shard_shapes_dir.glob("val-*")).read_bytes())
   status, err = _train(cli, tmp_path, f"SHAPES_DIR = '{tmp_path}'",
                        "TRAIN_FILE_PATTERN = 'train-*.tfrecord'")
   assert status == 2 and "Traceback" not in err, err
@@ -127,8 +120,8 @@ def test_training_input_that_runs_dry_is_one_message():
     def train(self, steps):
       raise tf.errors.OutOfRangeError(None, None, "End of sequence")
 
-  validation.reset_skipped_record_counts()
-  validation.count_skipped("zero-area box", "Bad record f #0: a box has zero area")
+  record_checks.reset_skipped_record_counts()
+  record_checks.count_skipped("zero-area box", "Bad record f #0: a box has zero area")
   with pytest.raises(UserError) as error:
     experiment._drive(  # pylint: disable=protected-access
         DryController(), "train", experiment.Schedule(train_steps=5), "", None,

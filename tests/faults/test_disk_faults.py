@@ -13,11 +13,12 @@ from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.training import experiment, resume
 
 
-def test_model_dir_that_cannot_be_written(cli, tmp_path, shapes_dir):
+def test_model_dir_that_cannot_be_written(cli, tmp_path, one_shard_shapes_dir):
   blocker = tmp_path / "a_file"
   blocker.write_text("not a folder")
   status, err = cli("train", "--gin_file=maskrcnn_shapes_r18_cpu",
-                    f"--gin_param=SHAPES_DIR = '{shapes_dir}'", "--gin_param=IMAGE_SIZE = [64, 64]",
+                    f"--gin_param=SHAPES_DIR = '{one_shard_shapes_dir}'",
+                    "--gin_param=IMAGE_SIZE = [64, 64]",
                     f"--model_dir={blocker / 'run'}", "--mode=train")
   assert status == 2 and "Traceback" not in err, err
   assert f"--model_dir {blocker / 'run'} cannot be written (" in err

@@ -24,8 +24,9 @@ import tensorflow as tf
 
 from maskrcnn_plugin.training import experiment, resume
 
+from helpers.tiny_models import TINY_TRAINING_GIN
+
 ROOT = Path(__file__).resolve().parents[2]
-TINY_GIN = str(Path(__file__).with_name("tiny.gin"))
 TRAIN_STEPS = 8
 
 
@@ -37,11 +38,12 @@ def _load_script():
 
 
 @pytest.fixture(scope="module")
-def killed_run(shapes_dir, tmp_path_factory):
+def killed_run(one_shard_shapes_dir, tmp_path_factory):
   """(script module, model_dir, attempts) of a run killed twice and resumed to the end."""
   script = _load_script()
   model_dir = str(tmp_path_factory.mktemp("killed") / "run")
-  args = script.train_command(model_dir, [TINY_GIN], [f"SHAPES_DIR = '{shapes_dir}'"])
+  args = script.train_command(model_dir, [TINY_TRAINING_GIN],
+                              [f"SHAPES_DIR = '{one_shard_shapes_dir}'"])
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
       [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
   attempts = []
@@ -108,18 +110,20 @@ def test_no_readable_checkpoint_is_one_message(run_copy):
     resume.newest_readable(str(run_copy), print)
 
 
-def test_eval_of_an_unreadable_checkpoint_names_it(cli, run_copy, shapes_dir):
+def test_eval_of_an_unreadable_checkpoint_names_it(cli, run_copy, one_shard_shapes_dir):
   _truncate_data(run_copy / f"ckpt-{TRAIN_STEPS}")
-  status, err = cli("train", f"--gin_file={TINY_GIN}", f"--gin_param=SHAPES_DIR = '{shapes_dir}'",
+  status, err = cli("train", f"--gin_file={TINY_TRAINING_GIN}",
+                    f"--gin_param=SHAPES_DIR = '{one_shard_shapes_dir}'",
                     f"--model_dir={run_copy}", "--mode=eval")
   assert status == 2 and "Traceback" not in err, err
   assert f"Checkpoint {run_copy}/ckpt-{TRAIN_STEPS} cannot be read (" in err
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_resume_or_eval_with_another_architecture_names_the_variables(cli, run_copy, shapes_dir,
-                                                                      mode):
-  status, err = cli("train", f"--gin_file={TINY_GIN}", f"--gin_param=SHAPES_DIR = '{shapes_dir}'",
+def test_resume_or_eval_with_another_architecture_names_the_variables(cli, run_copy,
+                                                                      one_shard_shapes_dir, mode):
+  status, err = cli("train", f"--gin_file={TINY_TRAINING_GIN}",
+                    f"--gin_param=SHAPES_DIR = '{one_shard_shapes_dir}'",
                     "--gin_param=decoders.fpn.num_filters = 16", f"--model_dir={run_copy}",
                     f"--mode={mode}")
   assert status == 2 and "Traceback" not in err, err

@@ -2,7 +2,7 @@
 
 import pytest
 
-from maskrcnn_plugin.modeling import validation
+from maskrcnn_plugin.modeling import dry_run
 
 
 @pytest.fixture(scope="session")
@@ -13,7 +13,7 @@ def validated():
   def validate(gin_file, *gin_params):
     key = (gin_file, gin_params)
     if key not in cache:
-      cache[key] = validation.validate([gin_file], gin_params)
+      cache[key] = dry_run.validate([gin_file], gin_params)
     return cache[key]
 
   return validate

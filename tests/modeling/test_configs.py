@@ -3,7 +3,7 @@
 import pytest
 
 from maskrcnn_plugin.gin_config import shipped_configs
-from modeling_fixtures import FAST_INFERENCE
+from helpers.tiny_models import FAST_INFERENCE
 
 VARIANTS = [name for name in shipped_configs() if not name.startswith("base/")]
 # The smallest size each variant allows: divisible by 2**max_level (128 for SpineNet's level 7).

@@ -6,25 +6,11 @@ import tensorflow as tf
 
 from maskrcnn_plugin import BACKBONES
 from maskrcnn_plugin.errors import ContractError, GinConfigError
-from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
-from modeling_fixtures import FAST_INFERENCE
+from helpers.tiny_models import FAST_INFERENCE, parse_tiny_shapes
 
 keras = model_garden_keras()
-
-# A small model for 64 px images with levels 2-5.
-SMALL = (
-    "maskrcnn.build_maskrcnn.num_classes = 3",
-    "maskrcnn.build_maskrcnn.image_size = [64, 64]",
-    "maskrcnn.AnchorSettings.max_level = 5",
-    "backbones.resnet.model_id = 18",
-    "decoders.fpn.num_filters = 32",
-    "rpn_heads.rpn_head.num_filters = 32",
-    "detection_heads.detection_head.num_convs = 0",
-    "detection_heads.detection_head.fc_dims = 64",
-    "mask_heads.mask_head.num_filters = 16",
-) + FAST_INFERENCE
 
 
 def _features(strides, channels=8, keras_module=keras, keys=str):
@@ -89,7 +75,7 @@ def register():
 
 
 def _build_error(*params, error=ContractError):
-  parse_gin([], SMALL + params)
+  parse_tiny_shapes(*FAST_INFERENCE, *params)
   with pytest.raises(error) as info:
     build_from_gin()
   message = str(info.value)
@@ -164,14 +150,14 @@ def test_wrong_gin_value_names_the_binding(binding, expected):
 
 
 def test_cascade_faster_rcnn_and_a_per_part_norm_setting():
-  parse_gin([], SMALL + (
+  parse_tiny_shapes(
+      *FAST_INFERENCE,
       "maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6, 0.7]",
       "maskrcnn.build_maskrcnn.include_mask = False",
       "detection_heads.detection_head.class_agnostic_bbox_pred = True",
       "maskrcnn.build_maskrcnn.norm_momentum = 0.9",
       "decoders.fpn.norm_momentum = 0.5",
-      "maskrcnn.build_maskrcnn.l2_weight_decay = 0.0001",
-  ))
+      "maskrcnn.build_maskrcnn.l2_weight_decay = 0.0001")
   model = build_from_gin()
   assert [head.name for head in model.detection_head] == [
       "detection_head", "detection_head_1", "detection_head_2"]

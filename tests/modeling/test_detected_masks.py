@@ -12,19 +12,19 @@ from maskrcnn_plugin.modeling import build_from_gin
 from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel as PluginMaskRCNNModel
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 from maskrcnn_plugin.serving.export import export_saved_model
-from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE
+from helpers.tiny_models import TINY_SHAPES_SIZE, parse_tiny_shapes
 from official.vision.modeling.maskrcnn_model import MaskRCNNModel
 
 SIZE = TINY_SHAPES_SIZE
 # The tiny shapes model with 40 proposals and 10 detections.
-TINY = (*TINY_SHAPES, "mask_heads.mask_head.num_convs = 2",
-        "roi_generators.multilevel_roi_generator.test_num_proposals = 40",
-        "detection_generators.detection_generator.max_num_detections = 10")
+FEWER_DETECTIONS = ("mask_heads.mask_head.num_convs = 2",
+                    "roi_generators.multilevel_roi_generator.test_num_proposals = 40",
+                    "detection_generators.detection_generator.max_num_detections = 10")
 
 
 def _build(skip_padded_masks):
-  parse_gin(["maskrcnn_shapes_r18_cpu"],
-            [*TINY, f"maskrcnn.build_maskrcnn.skip_padded_masks = {skip_padded_masks}"])
+  parse_tiny_shapes(*FEWER_DETECTIONS,
+                    f"maskrcnn.build_maskrcnn.skip_padded_masks = {skip_padded_masks}")
   model_garden_keras().utils.set_random_seed(0)
   model = build_from_gin()
   gin.clear_config()

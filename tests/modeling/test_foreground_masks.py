@@ -19,14 +19,14 @@ import pytest
 import tensorflow as tf
 from official.vision.losses import maskrcnn_losses
 
-from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
 from maskrcnn_plugin.registries import MASK_HEADS
 from maskrcnn_plugin.training.trainer import foreground_counts
-from modeling_fixtures import TINY_SHAPES, training_batch
+from helpers.tiny_models import parse_tiny_shapes, training_batch
 
 keras = model_garden_keras()
+TEST_FOLDER = os.path.dirname(os.path.abspath(__file__))
 NO_NORM_HEAD = "maskrcnn.build_maskrcnn.mask_head = @mask_heads.mask_head_without_norm"
 
 
@@ -66,9 +66,8 @@ def build_pair(*bindings):
   """(foreground-only model, Model Garden's padded mask training), same weights."""
   models = []
   for foreground in (True, False):
-    parse_gin(["maskrcnn_shapes_r18_cpu"],
-              [*TINY_SHAPES, "mask_heads.mask_head.num_convs = 1", *bindings,
-               f"maskrcnn.build_maskrcnn.foreground_mask_training = {foreground}"])
+    parse_tiny_shapes("mask_heads.mask_head.num_convs = 1", *bindings,
+                      f"maskrcnn.build_maskrcnn.foreground_mask_training = {foreground}")
     keras.utils.set_random_seed(0)
     models.append(build_from_gin())
     gin.clear_config()
@@ -180,9 +179,9 @@ def test_two_replicas_agree_with_model_gardens_loss():
       import numpy as np, tensorflow as tf
       cpu = tf.config.list_physical_devices("CPU")[0]
       tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-      sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+      sys.path[:0] = {[TEST_FOLDER, os.path.dirname(TEST_FOLDER)]!r}  # with tests/
       from test_foreground_masks import build_pair, mask_loss_and_gradients, NO_NORM_HEAD
-      from modeling_fixtures import training_batch
+      from helpers.tiny_models import training_batch
       strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
       with strategy.scope():
         models = build_pair(NO_NORM_HEAD)

@@ -11,7 +11,7 @@ from maskrcnn_plugin import BACKBONES
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import contract, keras_applications
-from maskrcnn_plugin.modeling.validation import validate
+from maskrcnn_plugin.modeling.dry_run import validate
 from maskrcnn_plugin.training import checkpoints
 
 keras = model_garden_keras()

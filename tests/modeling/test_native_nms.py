@@ -7,10 +7,9 @@ from official.vision.modeling.layers import detection_generator as mg_detection_
 from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.ops import nms as mg_nms
 
-from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.modeling import build_from_gin, native_nms, roi_layers
 from registry import ConstraintError
-from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE
+from helpers.tiny_models import TINY_SHAPES_SIZE, parse_tiny_shapes
 
 # Model Garden's layer internals differ between the TF 2.14 and 2.20 lines: both run these.
 pytestmark = pytest.mark.smoke
@@ -109,11 +108,11 @@ def test_detection_generator_equals_model_garden(bbox_per_class):
 
 
 def _tiny_model(nms_kernel):
-  parse_gin(["maskrcnn_shapes_r18_cpu"], [
-      *TINY_SHAPES, "mask_heads.mask_head.num_convs = 1",
+  parse_tiny_shapes(
+      "mask_heads.mask_head.num_convs = 1",
       "detection_generators.detection_generator.pre_nms_score_threshold = 0.2",
       f"roi_generators.multilevel_roi_generator.nms_kernel = '{nms_kernel}'",
-      f"detection_generators.detection_generator.nms_kernel = '{nms_kernel}'"])
+      f"detection_generators.detection_generator.nms_kernel = '{nms_kernel}'")
   return build_from_gin()
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from maskrcnn_plugin.keras_setup import model_garden_keras
-from modeling_fixtures import FAST_INFERENCE
+from helpers.tiny_models import FAST_INFERENCE
 from official.core import exp_factory
 from official.vision.modeling import factory
 

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
-from modeling_fixtures import TINY_SHAPES, TINY_SHAPES_SIZE, training_batch
+from helpers.tiny_models import TINY_SHAPES_SIZE, parse_tiny_shapes, training_batch
 
 keras = model_garden_keras()
 REDUCED = {"mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
@@ -19,7 +18,7 @@ def mixed_model(request):
   """(policy name, the tiny shapes model built under it)."""
   keras.mixed_precision.set_global_policy(request.param)
   try:
-    parse_gin(["maskrcnn_shapes_r18_cpu"], [*TINY_SHAPES, "mask_heads.mask_head.num_convs = 1"])
+    parse_tiny_shapes("mask_heads.mask_head.num_convs = 1")
     keras.utils.set_random_seed(0)
     model = build_from_gin()
   finally:

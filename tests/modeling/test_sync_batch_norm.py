@@ -9,12 +9,11 @@ import gin
 import pytest
 import tensorflow as tf
 
-from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.modeling import build_from_gin
-from modeling_fixtures import TINY_SHAPES
+from helpers.tiny_models import parse_tiny_shapes
 
-TINY = (*TINY_SHAPES, "mask_heads.mask_head.num_convs = 1",
-        "maskrcnn.build_maskrcnn.use_sync_bn = True")
+TEST_FOLDER = os.path.dirname(os.path.abspath(__file__))
+SYNC_BN = ("mask_heads.mask_head.num_convs = 1", "maskrcnn.build_maskrcnn.use_sync_bn = True")
 
 
 def batch_norm_kinds(model):
@@ -25,7 +24,7 @@ def batch_norm_kinds(model):
 
 
 def _build(strategy, *bindings):
-  parse_gin(["maskrcnn_shapes_r18_cpu"], [*TINY, *bindings])
+  parse_tiny_shapes(*SYNC_BN, *bindings)
   with strategy.scope():
     model = build_from_gin()
   gin.clear_config()
@@ -50,8 +49,7 @@ def test_two_replicas_get_synchronized_batch_norm():
       import tensorflow as tf
       cpu = tf.config.list_physical_devices("CPU")[0]
       tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-      sys_path = {os.path.dirname(os.path.abspath(__file__))!r}
-      import sys; sys.path.insert(0, sys_path)
+      import sys; sys.path[:0] = {[TEST_FOLDER, os.path.dirname(TEST_FOLDER)]!r}
       from test_sync_batch_norm import _build, batch_norm_kinds
       model = _build(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
       print(sorted(batch_norm_kinds(model)))

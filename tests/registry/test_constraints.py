@@ -25,13 +25,6 @@ def head(num_classes: Annotated[int, Range(min=2)], *,
   return {"num_classes": num_classes, "num_fcs": num_fcs, "fraction": fraction}
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-  gin.clear_config()
-  yield
-  gin.clear_config()
-
-
 @pytest.mark.parametrize("kwargs, message", [
     ({"num_fcs": -1}, "test_constrained_widgets.head.num_fcs = -1 is not valid: it must be an "
                       "int >= 0."),

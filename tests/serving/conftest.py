@@ -5,7 +5,6 @@ Building and exporting take tens of seconds on 2 cores, so they are session
 scoped; tests must not change them.
 """
 
-import os
 import shutil
 
 import gin
@@ -14,34 +13,13 @@ from PIL import Image
 import pytest
 
 import maskrcnn_plugin  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.data.shapes import draw_image
+
+from helpers.run_folders import export, write_model_dir
 
 # Sizes (height, width) of the test images: square, wide, tall and larger than
 # the 128 px the model is built for, so resizing and padding are exercised.
 IMAGE_SIZES = ((128, 128), (96, 160), (150, 100), (200, 240))
-
-
-def write_model_dir(model_dir: str, *gin_params: str) -> str:
-  """A folder as `maskrcnn train` leaves it: config.gin and a checkpoint of an untrained model."""
-  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf
-  import maskrcnn_plugin.dataloaders  # noqa: F401
-  import maskrcnn_plugin.training  # noqa: F401
-  from maskrcnn_plugin.gin_config import parse_gin
-  from maskrcnn_plugin.keras_setup import model_garden_keras
-  from maskrcnn_plugin.modeling import build_from_gin
-
-  parse_gin(["maskrcnn_shapes_r18_cpu"], list(gin_params))
-  model_garden_keras().utils.set_random_seed(0)
-  model = build_from_gin()
-  os.makedirs(model_dir, exist_ok=True)
-  with open(os.path.join(model_dir, "config.gin"), "w", encoding="utf-8") as file:
-    file.write(gin.config_str())
-  checkpoint = tf.train.Checkpoint(model=model, global_step=tf.Variable(0, dtype=tf.int64))
-  tf.train.CheckpointManager(checkpoint, model_dir, max_to_keep=1).save()
-  gin.clear_config()
-  return model_dir
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +34,6 @@ def restored(model_dir):
   run = restore_run(model_dir)
   gin.clear_config()
   return run
-
-
-def export(model_dir: str, output: str, *flags: str) -> str:
-  """Runs `maskrcnn export`; returns the SavedModel folder."""
-  assert cli_main(["export", f"--model_dir={model_dir}", f"--output={output}", *flags]) == 0
-  gin.clear_config()
-  return output
 
 
 @pytest.fixture(scope="session")

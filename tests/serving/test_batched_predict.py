@@ -11,7 +11,7 @@ import pytest
 
 from maskrcnn_plugin.cli.main import main as cli_main
 
-from conftest import export  # pylint: disable=wrong-import-order
+from helpers.run_folders import export
 
 
 def predict(capsys, output, *flags):

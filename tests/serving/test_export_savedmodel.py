@@ -13,7 +13,7 @@ from official.vision.ops import mask_ops, preprocess_ops
 from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 
-from conftest import export  # pylint: disable=wrong-import-order
+from helpers.run_folders import export
 
 
 def reference_detections(run, pixels):

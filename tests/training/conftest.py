@@ -3,7 +3,7 @@
 import gin
 import pytest
 
-import training_fixtures as fixtures
+from helpers import model_garden_training as fixtures
 
 
 @pytest.fixture(scope="session")

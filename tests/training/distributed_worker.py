@@ -16,8 +16,8 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import training_fixtures as fixtures  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+from helpers import model_garden_training as fixtures  # noqa: E402
 from maskrcnn_plugin import training  # noqa: E402
 
 

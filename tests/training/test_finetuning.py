@@ -7,29 +7,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import training_fixtures as fixtures
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
-from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.training import checkpoints, freezing
-from official.vision.modeling import factory
 from registry import ConstraintError
 
-keras = model_garden_keras()
+from helpers import model_garden_training as fixtures
+
 CLASS_SPECIFIC = {"detection-scores/kernel", "detection-scores/bias", "detection-boxes/kernel",
                   "detection-boxes/bias", "mask-logits/kernel", "mask-logits/bias"}
 
 
-def build(num_classes=fixtures.NUM_CLASSES, **overrides):
-  """The tiny test model with another class count or head settings."""
-  config = fixtures.model_config()
-  config.override({"num_classes": num_classes, **overrides}, is_strict=False)
-  model = factory.build_maskrcnn(
-      input_specs=keras.layers.InputSpec(shape=[None, fixtures.IMAGE_SIZE, fixtures.IMAGE_SIZE, 3]),
-      model_config=config)
-  model(keras.Input([fixtures.IMAGE_SIZE, fixtures.IMAGE_SIZE, 3]),
-        image_shape=keras.layers.Input([2]), training=False)
-  return model
+def build(**overrides):
+  """The tiny test model, without weight decay, with another class count or head settings."""
+  return fixtures.build_model(l2_weight_decay=0, **overrides)
 
 
 def short_name(variable):

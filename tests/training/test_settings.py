@@ -43,7 +43,7 @@ def test_auto_precision_picks_the_machines_fast_type(monkeypatch, gpus, flags, e
                       lambda kind=None: devices if kind == "GPU" else [])
   monkeypatch.setattr(runtime.tf.config.experimental, "get_device_details",
                       lambda device: {"compute_capability": gpus[devices.index(device)]})
-  monkeypatch.setattr(runtime.doctor, "cpu_flags", lambda: flags)
+  monkeypatch.setattr(runtime.probes, "cpu_flags", lambda: flags)
   policy, reason = runtime.auto_precision()
   assert policy == expected and reason
   setting = runtime.Runtime(mixed_precision="auto")

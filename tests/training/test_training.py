@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import training_fixtures as fixtures
+from helpers import model_garden_training as fixtures
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
 

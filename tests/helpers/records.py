@@ -1,4 +1,4 @@
-"""Helpers shared by the bad-record tests (tests/data) and the data fault tests (tests/faults)."""
+"""Records and the evaluation input over them, for the bad-record and data fault tests."""
 
 import gin
 import tensorflow as tf

@@ -1,8 +1,22 @@
-"""Shared settings and inputs of the modeling tests."""
+"""The tiny Mask R-CNN of the tests, built from gin, and inputs for it.
+
+One definition per way a test gets its model:
+  * in process: `parse_tiny_shapes(*bindings)` parses the shapes demo config
+    shrunk by `TINY_SHAPES` (64 px, 16-filter FPN, RPN and mask heads);
+    `build_from_gin()` then builds it in about 2 s;
+  * through `maskrcnn train`: `TINY_TRAINING_GIN`, a gin file (ResNet-10,
+    64 px, batch 2, a checkpoint after every step) for whole training runs;
+  * without the plugin's builder: `model_garden_training` builds its model
+    with Model Garden's own factory, to test the trainer against it.
+"""
+
+import pathlib
 
 import numpy as np
 import tensorflow as tf
 from official.vision.ops import anchor
+
+from maskrcnn_plugin.gin_config import parse_gin
 
 # Fewer inference proposals and detections, and one combined NMS op instead of
 # a per-class loop (91 classes run thousands of eager ops): parameter counts
@@ -24,6 +38,14 @@ TINY_SHAPES = (
     "detection_heads.detection_head.fc_dims = 32",
     "mask_heads.mask_head.num_filters = 16",
 )
+SHAPES_CONFIG = "maskrcnn_shapes_r18_cpu"
+# Bind SHAPES_DIR to a shapes dataset when training with it.
+TINY_TRAINING_GIN = str(pathlib.Path(__file__).with_name("tiny_training.gin"))
+
+
+def parse_tiny_shapes(*bindings: str) -> None:
+  """Parses the shapes config with `TINY_SHAPES`, then `bindings` (which override them)."""
+  parse_gin([SHAPES_CONFIG], [*TINY_SHAPES, *bindings])
 
 
 def training_batch(instances_per_image, *, size=TINY_SHAPES_SIZE, max_instances=8, seed=0):

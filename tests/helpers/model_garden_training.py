@@ -1,4 +1,6 @@
-"""Tiny data and model for the training tests (64 px, ResNet-18, narrow FPN).
+"""Tiny data and model for the trainer tests, from Model Garden's own factory and parser.
+
+64 px, ResNet-18, narrow FPN: Model Garden's maskrcnn_resnetfpn_coco shrunk.
 
 `write_records` draws a few images of filled rectangles with exact masks in
 Model Garden's tf.Example layout. `tiny_inputs` builds the model with Model
@@ -75,8 +77,10 @@ def model_config():
   return config
 
 
-def build_model(l2_weight_decay: float = 1e-4):
+def build_model(l2_weight_decay: float = 1e-4, **config_overrides):
+  """The tiny model, built and called once; `config_overrides` change its model config."""
   config = model_config()
+  config.override(config_overrides, is_strict=False)
   keras = model_garden_keras()
   regularizer = keras.regularizers.l2(l2_weight_decay / 2.0) if l2_weight_decay else None
   model = factory.build_maskrcnn(
