@@ -37,7 +37,7 @@ from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import backbones, contract, decoders, heads, relations, roi_layers
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
 from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel
-from maskrcnn_plugin.modeling.precision import float32_policy
+from maskrcnn_plugin.modeling.precision import float32_policy, float32_predictions
 from maskrcnn_plugin.params import Activation, Epsilon, NonNegative, Rate
 from registry import Registry, RegistryError
 
@@ -270,6 +270,8 @@ def build_maskrcnn(num_classes: Optional[int] = None,
     raise ContractError(
         f"The assembled Mask R-CNN ({parts.summary()}) fails on images [batch, {height}, "
         f"{width}, 3]: {errors.reason(error)}") from error
+  if model.compute_dtype != "float32":
+    float32_predictions(model)
   return model
 
 

@@ -14,7 +14,11 @@ run on bfloat16 boxes, whose 8 significant bits round a pixel coordinate above
   in the reduced type) to float32 before the layer's own code runs.
 
 Convolutions, fully connected layers and batch norm of the backbone, decoder
-and heads keep the reduced type; that is where the time is.
+and heads keep the reduced type; that is where the time is. The heads' last
+layers (`PREDICTION_LAYERS`: RPN scores and box deltas, class scores, box
+deltas and mask logits) compute in float32 (`float32_predictions`), as
+TensorFlow's mixed precision guide advises for a model's outputs: in bfloat16
+close scores tie and reorder the detections.
 """
 
 import contextlib
@@ -40,6 +44,26 @@ def policy_scope(policy: str) -> Iterator[None]:
 def float32_policy():
   """Layers created inside compute in float32 whatever the global policy is."""
   return policy_scope("float32")
+
+
+# The names Model Garden's heads give their output layers.
+PREDICTION_LAYERS = ("rpn-scores", "rpn-boxes", "detection-scores", "detection-boxes",
+                     "mask-logits")
+
+
+def float32_predictions(model: Any) -> int:
+  """Makes the built `model`'s PREDICTION_LAYERS compute in float32; returns how many.
+
+  Call it after the model's first call (Model Garden's heads create their
+  layers when they are built). The variables are float32 under any mixed
+  policy, so the checkpoint layout does not change; Keras casts the layers'
+  reduced-type inputs up. Other heads' output layers are left as they are.
+  """
+  layers = [layer for layer in model._flatten_layers(include_self=False)  # pylint: disable=protected-access
+            if layer.name.split("_")[0] in PREDICTION_LAYERS]
+  for layer in layers:
+    layer._set_dtype_policy("float32")  # pylint: disable=protected-access
+  return len(layers)
 
 
 def to_float32(structure: Any) -> Any:

@@ -38,14 +38,26 @@ def test_layers_compute_in_the_right_type(mixed_model):
     assert layer.compute_dtype == REDUCED[policy].name, type(layer).__name__
 
 
+def test_prediction_layers_compute_in_float32(mixed_model):
+  """The heads' last layers are float32; the layers feeding them keep the reduced type."""
+  policy, model = mixed_model
+  layers = {layer.name: layer for layer in model._flatten_layers()}  # pylint: disable=protected-access
+  for name in ("rpn-scores", "rpn-boxes", "detection-scores", "detection-boxes", "mask-logits"):
+    assert layers[name].compute_dtype == "float32", name
+  for name in ("detection-fc_0", "mask-conv_0"):
+    assert layers[name].compute_dtype == REDUCED[policy].name, name
+
+
 def test_training_targets_are_float32(mixed_model):
   policy, model = mixed_model
   images, inputs = training_batch([3, 1])
   outputs = model(images, **inputs)
-  assert outputs["rpn_boxes"]["2"].dtype == REDUCED[policy]  # a conv's output
-  assert outputs["box_outputs"].dtype == REDUCED[policy]  # an fc's output
-  for key in ("box_targets", "mask_targets", "mask_outputs"):
+  features = model.decoder(model.backbone(images))
+  assert features["2"].dtype == REDUCED[policy]  # the convs' outputs
+  # The heads' predictions (their last layer runs in float32) and the targets.
+  for key in ("box_outputs", "class_outputs", "box_targets", "mask_targets", "mask_outputs"):
     assert outputs[key].dtype == tf.float32, key
+  assert outputs["rpn_boxes"]["2"].dtype == outputs["rpn_scores"]["2"].dtype == tf.float32
 
 
 def test_inference_outputs_are_float32(mixed_model):
@@ -57,14 +69,16 @@ def test_inference_outputs_are_float32(mixed_model):
 
 
 def test_proposals_are_decoded_in_float32(mixed_model):
-  """The reduced-type RPN outputs give the proposals that float32 decoding
-  of the same values gives: no box coordinate is rounded to the reduced type."""
+  """Reduced-type RPN outputs (a head whose last layer is not float32) give the
+  proposals that float32 decoding of the same values gives: no box coordinate
+  is rounded to the reduced type."""
   policy, model = mixed_model
   images, inputs = training_batch([1, 1])
   size = TINY_SHAPES_SIZE
   scale = 600.0 / size  # coordinates above 512, where bfloat16 steps by 4 pixels
   features = model.decoder(model.backbone(images))
-  scores, boxes = model.rpn_head(features)
+  reduced = lambda values: {k: tf.cast(v, REDUCED[policy]) for k, v in values.items()}
+  scores, boxes = (reduced(outputs) for outputs in model.rpn_head(features))
   anchors = {level: value * scale for level, value in inputs["anchor_boxes"].items()}
   image_shape = inputs["image_shape"] * scale
   rois, _ = model.roi_generator(boxes, scores, anchors, image_shape, training=False)

@@ -16,10 +16,7 @@ from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 from maskrcnn_plugin.serving.warmup import WARMUP_DIR, WARMUP_FILE, write_warmup_requests
 
-
-def export(model_dir, output, *flags):
-  assert cli_main(["export", f"--model_dir={model_dir}", f"--output={output}", *flags]) == 0
-  return output
+from helpers.run_folders import export
 
 
 def fields(message: bytes):
