@@ -26,7 +26,7 @@ import re
 import sys
 import tokenize
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import gin
 import gin.config
@@ -269,16 +269,37 @@ def _resolve(value, depth: int = 0):
   return value
 
 
-def bound_value(binding_key: str) -> Any:
+def bound_value(binding_key: str, *, inherit_scopes: bool = False) -> Any:
   """The value gin binds to `binding_key` ('scope/module.name.param'), macros resolved.
 
-  None when nothing is bound there, or when the value holds a reference.
+  With `inherit_scopes`, a parameter that the key's scope leaves unbound takes
+  the value of the nearest outer scope, as a call in that scope would:
+  'eval/data.input_pipeline.data_dir' falls back to 'data.input_pipeline.data_dir'.
+
+  Returns:
+    None when nothing is bound there, or when the value holds a reference.
+  """
+  *scopes, name = binding_key.split("/")
+  depths = range(len(scopes), -1, -1) if inherit_scopes else [len(scopes)]
+  for depth in depths:
+    try:
+      value = _resolve(gin.query_parameter("/".join([*scopes[:depth], name])))
+    except ValueError:
+      continue
+    return None if value is _UNRESOLVED else value
+  return None
+
+
+def bindings(selector: str) -> Dict[str, Any]:
+  """Gin's bindings of configurable `selector` ('module.name'), {} when it has none.
+
+  They are those a call in the current gin scope gets; references and macros
+  are left as gin's ConfigurableReference objects, unevaluated.
   """
   try:
-    value = _resolve(gin.query_parameter(binding_key))
-  except ValueError:
-    return None
-  return None if value is _UNRESOLVED else value
+    return gin.get_bindings(selector, resolve_references=False)
+  except (ValueError, KeyError):
+    return {}
 
 
 def check_bound_values() -> None:

@@ -102,13 +102,13 @@ def check_checkpoints(model_dir: str) -> List[Dict]:
     AssertionError: naming the checkpoint that fails.
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from maskrcnn_plugin.training import resume  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.training import run_dir  # pylint: disable=import-outside-toplevel
 
   found = []
   for index in sorted(tf.io.gfile.glob(os.path.join(model_dir, "ckpt-*.index")),
                       key=lambda p: int(re.search(r"ckpt-(\d+)", p).group(1))):
     path = index[:-len(".index")]
-    reason = resume.unreadable(path)
+    reason = run_dir.unreadable(path)
     assert reason is None, f"{path} does not load: {reason}"
     reader = tf.train.load_checkpoint(path)
     step = int(reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE"))
@@ -123,10 +123,10 @@ def check_checkpoints(model_dir: str) -> List[Dict]:
 def latest_loads(model_dir: str) -> Optional[str]:
   """The checkpoint model_dir/checkpoint names; AssertionError when it does not load."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from maskrcnn_plugin.training import resume  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.training import run_dir  # pylint: disable=import-outside-toplevel
   latest = tf.train.latest_checkpoint(model_dir)
   if latest is not None:
-    reason = resume.unreadable(latest)
+    reason = run_dir.unreadable(latest)
     assert reason is None, f"model_dir/checkpoint names {latest}, which does not load: {reason}"
   return latest
 

@@ -9,6 +9,7 @@
 import os
 
 from maskrcnn_plugin.cli.main import add_gin_arguments
+from maskrcnn_plugin.run_modes import MODES
 
 MODE_HELP = ("train: train to schedule.train_steps; eval: score the newest checkpoint once; "
              "train_and_eval: train, evaluating every schedule.eval_interval steps and at the "
@@ -26,7 +27,7 @@ def add_commands(subparsers) -> None:
   parser.add_argument("--model_dir", "--model-dir", required=True, metavar="DIR",
                       help="folder for checkpoints, configs, summaries and metrics")
   parser.add_argument("--mode", default="train_and_eval",
-                      choices=("train", "eval", "train_and_eval", "continuous_eval"),
+                      choices=MODES,
                       help=MODE_HELP + " (default: train_and_eval)")
   parser.set_defaults(run=run_train)
 

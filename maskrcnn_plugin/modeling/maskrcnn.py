@@ -30,7 +30,7 @@ import gin
 import gin.config
 import tensorflow as tf
 
-from maskrcnn_plugin import errors, registries
+from maskrcnn_plugin import errors, gin_config, registries
 from maskrcnn_plugin.errors import ContractError, GinConfigError, UserError
 from maskrcnn_plugin.gin_config import explain_gin_error
 from maskrcnn_plugin.keras_setup import model_garden_keras
@@ -303,7 +303,7 @@ class _Parts:
       registered = registry_.name_of(candidate) if candidate is not None else None
       if registered:
         return registry_.gin_name(registered)
-    binding = _gin_bindings(_SELECTOR).get(role)
+    binding = gin_config.bindings(_SELECTOR).get(role)
     if isinstance(binding, gin.config.ConfigurableReference):
       return f"{binding.selector}()" if binding.evaluate else binding.selector
     return getattr(value, "__qualname__", type(value).__name__)
@@ -340,7 +340,7 @@ class _Parts:
     if missing:
       raise ContractError(f"The {role} factory '{name}' has no parameter {', '.join(missing)}; "
                           f"a {role} factory must accept it.")
-    bound = set(_gin_bindings(name))
+    bound = set(gin_config.bindings(name))
     kwargs = {key: v for key, v in (defaults or {}).items()
               if key in parameters and key not in bound}
     kwargs.update({key: v for key, v in (context or {}).items()
@@ -373,7 +373,7 @@ def _factory_failure(role: str, name: str, error: BaseException) -> str:
     lines = "; ".join(f"`{name}.{p} = ...`" for p in parameters)
     return (f"The {role} '{name}' needs a value for {', '.join(parameters)}: bind it in gin "
             f"({lines}).")
-  bindings = _gin_bindings(name)
+  bindings = gin_config.bindings(name)
   bound = ", ".join(f"{key} = {value!r}" for key, value in sorted(bindings.items()))
   where = f" Its gin bindings: {bound}." if bound else ""
   message = message if message.endswith(".") else f"{message}."
@@ -389,14 +389,6 @@ def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
   try:
     return inspect.signature(factory).parameters
   except (TypeError, ValueError):
-    return {}
-
-
-def _gin_bindings(selector: str) -> Dict[str, Any]:
-  """Gin's bindings of `selector` (references unevaluated), {} if it has none."""
-  try:
-    return gin.get_bindings(selector, resolve_references=False)
-  except (ValueError, KeyError):
     return {}
 
 

@@ -24,8 +24,8 @@ from official.vision.evaluation import coco_utils
 from maskrcnn_plugin.errors import UserError
 
 # The order of pycocotools' COCOeval.stats.
-METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
-                "ARl")
+COCO_STATS_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs",
+                    "ARm", "ARl")
 
 
 class ResultsFileError(UserError):
@@ -100,7 +100,7 @@ def evaluate_results(annotation_file: str, results: Sequence[Dict]) -> Dict[str,
   counts as all missed), with up to 100 detections per image.
 
   Returns:
-    {'box/AP': value, ...} for METRIC_NAMES, and 'mask/AP', ... when the
+    {'box/AP': value, ...} for COCO_STATS_NAMES, and 'mask/AP', ... when the
     results have masks.
 
   Raises:
@@ -128,7 +128,7 @@ def evaluate_results(annotation_file: str, results: Sequence[Dict]) -> Dict[str,
       evaluator.accumulate()
       evaluator.summarize()
       metrics.update({f"{kind}/{name}": float(value)
-                      for name, value in zip(METRIC_NAMES, evaluator.stats)})
+                      for name, value in zip(COCO_STATS_NAMES, evaluator.stats)})
   return metrics
 
 
@@ -149,6 +149,6 @@ def format_metrics(metrics: Mapping[str, float]) -> str:
   """A table: one row per metric, columns box and mask."""
   kinds = [kind for kind in ("box", "mask") if f"{kind}/AP" in metrics]
   lines = [f"{'metric':<8}" + "".join(f"{kind:>8}" for kind in kinds)]
-  for name in METRIC_NAMES:
+  for name in COCO_STATS_NAMES:
     lines.append(f"{name:<8}" + "".join(f"{metrics[f'{kind}/{name}']:>8.4f}" for kind in kinds))
   return "\n".join(lines)

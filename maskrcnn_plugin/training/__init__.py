@@ -8,7 +8,7 @@ Importing this package registers the optimizers (`optimizers.sgd`,
 `evaluation.coco_metric`, `checkpoints.warm_start` and `freezing.freeze`.
 """
 
-from maskrcnn_plugin.training import (checkpoints, evaluator, freezing, losses,  # noqa: F401
-                                      optimization, runtime)
+from maskrcnn_plugin.training import (evaluator, freezing, losses, optimization,  # noqa: F401
+                                      run_dir, runtime, warm_start)
 from maskrcnn_plugin.training.experiment import MODES, Inputs, Result, Schedule, run  # noqa: F401
 from maskrcnn_plugin.training.trainer import NonFiniteLossError  # noqa: F401

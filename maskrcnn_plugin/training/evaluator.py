@@ -28,7 +28,7 @@ from maskrcnn_plugin.training import eval_pictures
 from official.vision.evaluation import coco_evaluator, coco_utils
 
 # Model Garden's COCOEvaluator keys renamed in logs and JSON (others keep their name).
-METRIC_NAMES = {"ARmax1": "AR1", "ARmax10": "AR10", "ARmax100": "AR100"}
+RENAMED_METRIC_KEYS = {"ARmax1": "AR1", "ARmax10": "AR10", "ARmax100": "AR100"}
 
 
 @gin.configurable(module="evaluation")
@@ -154,4 +154,4 @@ def _metric_name(key: str) -> str:
   if "ByCategory" in key:
     stat, _, category = key.rpartition("/")
     return f"{kind}/per_category/{stat.replace(' ByCategory', '')}/{category}"
-  return f"{kind}/{METRIC_NAMES.get(key, key)}"
+  return f"{kind}/{RENAMED_METRIC_KEYS.get(key, key)}"

@@ -9,9 +9,9 @@
 
 Modes: 'train', 'eval' (the newest checkpoint once), 'train_and_eval',
 'continuous_eval' (each new checkpoint until the last step's one is scored).
-A run resumes from the newest checkpoint in model_dir; without one it warm
-starts (`checkpoints.warm_start`) and starts at step 0. Training freezes the
-backbone parts chosen with `freezing.freeze`.
+A run resumes from the newest readable checkpoint in model_dir (run_dir.py);
+without one it warm starts (`checkpoints.warm_start`, warm_start.py) and starts
+at step 0. Training freezes the backbone parts chosen with `freezing.freeze`.
 """
 
 import contextlib
@@ -30,17 +30,18 @@ from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names
 from maskrcnn_plugin.dataloaders import files as files_lib, record_checks
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.gin_config import bound_value
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.params import OptionalPositiveInt, Positive, PositiveInt
-from maskrcnn_plugin.training import checkpoints, evaluator as evaluator_lib, freezing, progress
-from maskrcnn_plugin.training import resume, runtime as runtime_lib
+from maskrcnn_plugin.run_modes import MODES
+from maskrcnn_plugin.training import evaluator as evaluator_lib, freezing, progress, run_dir
+from maskrcnn_plugin.training import runtime as runtime_lib, warm_start
 from maskrcnn_plugin.training.losses import MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import build_optimizer
 from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
 from registry import Range
 from registry.constraints import constraint
 
-MODES = ("train", "eval", "train_and_eval", "continuous_eval")
 DatasetFn = Callable[[Optional[tf.distribute.InputContext]], tf.data.Dataset]
 
 
@@ -114,12 +115,12 @@ def plugin_inputs() -> Inputs:
         return input_pipeline(input_context=input_context)
     return dataset_fn
 
-  pattern = _bound_value("eval", "data.input_pipeline", "file_pattern")
+  pattern = _input_value("eval", "file_pattern")
   eval_files = None
   if pattern:
     eval_files = files_lib.expand_patterns(
         pattern, "eval/data.input_pipeline.file_pattern",
-        data_dir=_bound_value("eval", "data.input_pipeline", "data_dir"))
+        data_dir=_input_value("eval", "data_dir"))
   return Inputs(build_maskrcnn, scoped("train"), scoped("eval"), eval_files)
 
 
@@ -127,27 +128,19 @@ def _data_files() -> Sequence[str]:
   """The training then evaluation data files gin binds (for the class names beside them)."""
   found = []
   for scope in ("train", "eval"):
-    pattern = _bound_value(scope, "data.input_pipeline", "file_pattern")
+    pattern = _input_value(scope, "file_pattern")
     try:
       found += files_lib.expand_patterns(
           pattern, f"{scope}/data.input_pipeline.file_pattern",
-          data_dir=_bound_value(scope, "data.input_pipeline", "data_dir")) if pattern else []
+          data_dir=_input_value(scope, "data_dir")) if pattern else []
     except UserError:
       continue  # The input pipeline reports a pattern that matches nothing, if it is used.
   return found
 
 
-def _bound_value(scope: str, configurable: str, parameter: str):
-  """The value gin binds to `scope/configurable.parameter` (or unscoped), else None."""
-  for key in (f"{scope}/{configurable}.{parameter}", f"{configurable}.{parameter}"):
-    try:
-      value = gin.query_parameter(key)
-    except ValueError:
-      continue
-    if isinstance(value, gin.config.ConfigurableReference):
-      value = value.scoped_configurable_fn()
-    return value
-  return None
+def _input_value(scope: str, parameter: str):
+  """What gin binds to `scope/data.input_pipeline.parameter` (else unscoped), or None."""
+  return bound_value(f"{scope}/data.input_pipeline.{parameter}", inherit_scopes=True)
 
 
 @dataclasses.dataclass
@@ -220,7 +213,7 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   chief = _is_chief(strategy)
   try:
     tf.io.gfile.makedirs(model_dir)
-    note = chief and checkpoints.write_config(model_dir, config_str, resumed=latest is not None)
+    note = chief and run_dir.write_config(model_dir, config_str, resumed=latest is not None)
   except (tf.errors.OpError, OSError) as error:
     raise UserError(f"--model_dir {model_dir} cannot be written ({errors.reason(error, 200)}). Choose a "
                     "folder you can write to, or fix its permissions.") from error
@@ -240,13 +233,13 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
       items["optimizer"] = optimizer
   checkpoint = tf.train.Checkpoint(**items)
   if latest and training:  # Skips damaged newest checkpoints, with a warning.
-    latest = resume.newest_readable(model_dir, printer, repoint=chief)
+    latest = run_dir.newest_readable(model_dir, printer, repoint=chief)
   if latest and mode != "continuous_eval":
-    _restore(checkpoint, latest, partial=not training)
+    run_dir.restore(checkpoint, latest, partial=not training)
     printer(f"{'Resuming from' if training else 'Evaluating'} {latest} "
             f"(step {int(global_step.numpy())}).")
   elif training:
-    warm = checkpoints.warm_start(model)
+    warm = warm_start.warm_start(model)
     if warm:
       printer(warm.summary())
       if chief:
@@ -269,15 +262,15 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
     evaluator = evaluator_lib.MaskRCNNEvaluator(
         model=model, dataset_fn=inputs.eval_dataset_fn, strategy=strategy, metric=metric,
         global_step=global_step, metrics_dir=os.path.join(model_dir, "eval"),
-        class_names_file=os.path.join(model_dir, class_names.FILE_NAME))
+        class_names_file=os.path.join(model_dir, run_dir.CLASS_NAMES_FILE))
   if chief:
-    checkpoints.write_operative_config(model_dir)
+    run_dir.write_operative_config(model_dir)
     class_names.write_for_run(model_dir, _data_files())
 
   # Non-chief workers of a multi-worker run must take part in saving (variables
   # may sync on read) but must not overwrite the chief's files.
   checkpoint_dir = model_dir if chief else tempfile.mkdtemp(prefix="maskrcnn_worker_")
-  manager = _CheckpointManager(
+  manager = run_dir.CheckpointManager(
       checkpoint, directory=checkpoint_dir,
       max_to_keep=schedule.max_to_keep if chief else 1, step_counter=global_step,
       checkpoint_interval=schedule.checkpoint_interval)
@@ -294,43 +287,6 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
   return Result(step=int(global_step.numpy()), metrics={k: float(v) for k, v in metrics.items()},
                 model_dir=model_dir, checkpoint=tf.train.latest_checkpoint(model_dir),
                 model=model, strategy=strategy)
-
-
-def _restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool) -> None:
-  """Restores `path`; raises UserError when it does not fit the configured model."""
-  try:
-    status = checkpoint.restore(path)
-    if partial:
-      status.expect_partial()
-    status.assert_existing_objects_matched()
-  # IndexError: TensorFlow's checkpoint reader on a data file cut short.
-  except (AssertionError, ValueError, tf.errors.OpError, IndexError) as error:
-    reason = resume.unreadable(path)
-    if reason:
-      raise UserError(f"Checkpoint {path} cannot be read ({reason}). Pass another one, or "
-                      "train again.") from error
-    reason = resume.mismatch(checkpoint, path) or errors.first_line(error, 300)
-    raise UserError(f"Checkpoint {path} does not match the model built from this gin config: "
-                    f"{reason}. Use the config it was trained with (model_dir/config.gin) or a "
-                    "new --model_dir.") from error
-
-
-class _CheckpointManager(tf.train.CheckpointManager):
-  """A CheckpointManager whose failed save (disk full, folder gone) is one clear message.
-
-  TensorFlow writes a checkpoint under temporary names and points
-  model_dir/checkpoint at it only once it is complete, so after a failed save
-  the newest checkpoint listed is still whole.
-  """
-
-  def save(self, *args, **kwargs):
-    try:
-      return super().save(*args, **kwargs)
-    except (tf.errors.OpError, OSError) as error:
-      raise UserError(
-          f"Writing a checkpoint to {self.directory} failed ({errors.reason(error, 200)}). The newest "
-          f"complete checkpoint is {self.latest_checkpoint or 'none'}: free disk space or fix "
-          "the folder, then run the same command to resume from it.") from error
 
 
 def _out_of_data(step: int) -> UserError:
@@ -373,7 +329,7 @@ def _drive_mode(controller: orbit.Controller, mode: str, schedule: Schedule, mod
     # Orbit's evaluate_continuously waits `timeout` after the last checkpoint
     # even when it is the final one; this loop stops as soon as it is scored.
     for path in tf.train.checkpoints_iterator(model_dir, timeout=schedule.eval_timeout):
-      _restore(checkpoint, path, partial=True)
+      run_dir.restore(checkpoint, path, partial=True)
       metrics = controller.evaluate(steps=schedule.eval_steps) or {}
       if int(global_step.numpy()) >= schedule.train_steps:
         break

@@ -157,3 +157,32 @@ def test_shipped_folder_holds_the_documented_configs():
                "maskrcnn_spinenet49_coco", "maskrcnn_shapes_r18_cpu", "base/model"):
     assert name in names
   assert os.path.isfile(gin_config.resolve_gin_file("maskrcnn_r50_fpn_coco"))
+
+
+def test_bound_value_follows_macros_and_outer_scopes_when_asked():
+  gin.parse_config(textwrap.dedent("""
+      SIDE = 64
+      test_config.assemble.image_size = [%SIDE, %SIDE]
+      test_config.assemble.backbone = @backbones.toy_net()
+      eval/test_config.assemble.num_classes = 3
+  """))
+  assert gin_config.bound_value("test_config.assemble.image_size") == [64, 64]
+  assert gin_config.bound_value("eval/test_config.assemble.image_size") is None
+  assert gin_config.bound_value("eval/test_config.assemble.image_size",
+                                inherit_scopes=True) == [64, 64]
+  assert gin_config.bound_value("eval/test_config.assemble.num_classes", inherit_scopes=True) == 3
+  assert gin_config.bound_value("test_config.assemble.num_classes", inherit_scopes=True) is None
+  assert gin_config.bound_value("test_config.assemble.backbone") is None  # A reference.
+
+
+def test_bindings_keep_references_unevaluated():
+  gin.parse_config(textwrap.dedent("""
+      test_config.assemble.backbone = @backbones.toy_net()
+      eval/test_config.assemble.num_classes = 3
+  """))
+  bound = gin_config.bindings("test_config.assemble")
+  assert list(bound) == ["backbone"]
+  assert isinstance(bound["backbone"], gin.config.ConfigurableReference)
+  assert bound["backbone"].selector == "backbones.toy_net" and bound["backbone"].evaluate
+  assert gin_config.bindings("eval/test_config.assemble")["num_classes"] == 3
+  assert gin_config.bindings("test_config.no_such_configurable") == {}

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorflow.python.ops import gen_io_ops  # pylint: disable=g-direct-tensorflow-import
 
 from maskrcnn_plugin.errors import UserError
-from maskrcnn_plugin.training import experiment, resume
+from maskrcnn_plugin.training import run_dir
 
 
 def test_model_dir_that_cannot_be_written(cli, tmp_path, one_shard_shapes_dir):
@@ -28,7 +28,7 @@ def test_model_dir_that_cannot_be_written(cli, tmp_path, one_shard_shapes_dir):
 def test_full_disk_during_a_checkpoint_write_keeps_the_last_one(tmp_path, monkeypatch):
   step = tf.Variable(1, dtype=tf.int64)
   checkpoint = tf.train.Checkpoint(step=step, weights=tf.Variable(tf.ones([64, 64])))
-  manager = experiment._CheckpointManager(  # pylint: disable=protected-access
+  manager = run_dir.CheckpointManager(
       checkpoint, str(tmp_path), max_to_keep=3, step_counter=step, checkpoint_interval=1)
   first = manager.save()
 
@@ -43,4 +43,4 @@ def test_full_disk_during_a_checkpoint_write_keeps_the_last_one(tmp_path, monkey
       f"Writing a checkpoint to {tmp_path} failed (ResourceExhaustedError: No space left on "
       f"device). The newest complete checkpoint is {first}: free disk space")
   assert tf.train.latest_checkpoint(str(tmp_path)) == first
-  assert resume.unreadable(first) is None
+  assert run_dir.unreadable(first) is None

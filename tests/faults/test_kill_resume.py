@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from maskrcnn_plugin.training import experiment, resume
+from maskrcnn_plugin.training import experiment, run_dir
 
 from helpers.tiny_models import TINY_TRAINING_GIN
 
@@ -90,7 +90,7 @@ def _truncate_data(prefix):
 def test_resume_skips_an_unreadable_newest_checkpoint_with_a_warning(run_copy):
   _truncate_data(run_copy / f"ckpt-{TRAIN_STEPS}")
   lines = []
-  found = resume.newest_readable(str(run_copy), lines.append)
+  found = run_dir.newest_readable(str(run_copy), lines.append)
   previous = str(run_copy / f"ckpt-{TRAIN_STEPS - 1}")
   assert found == previous
   assert len(lines) == 1 and lines[0].startswith(
@@ -107,7 +107,7 @@ def test_no_readable_checkpoint_is_one_message(run_copy):
   for prefix in tf.io.gfile.glob(str(run_copy / "ckpt-*.index")):
     _truncate_data(prefix[:-len(".index")])
   with pytest.raises(experiment.UserError, match=f"No checkpoint in {run_copy} can be read"):
-    resume.newest_readable(str(run_copy), print)
+    run_dir.newest_readable(str(run_copy), print)
 
 
 def test_eval_of_an_unreadable_checkpoint_names_it(cli, run_copy, one_shard_shapes_dir):

@@ -12,7 +12,7 @@ from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import contract, keras_applications
 from maskrcnn_plugin.modeling.dry_run import validate
-from maskrcnn_plugin.training import checkpoints
+from maskrcnn_plugin.training import warm_start
 
 keras = model_garden_keras()
 SIZE = 64
@@ -86,15 +86,15 @@ def test_weights_file_round_trip_and_keras_weights_warm_start(built, tmp_path):
   fresh = build("MobileNetV3Small")
   assert any(not np.array_equal(a.numpy(), b.numpy())
              for a, b in zip(fresh.weights, source.weights))
-  report = checkpoints.warm_start(types.SimpleNamespace(backbone=fresh), path)
+  report = warm_start.warm_start(types.SimpleNamespace(backbone=fresh), path)
   for model in (loaded, fresh):
     for got, expected in zip(model.weights, source.weights):
       np.testing.assert_array_equal(got.numpy(), expected.numpy())
   assert len(report.restored["backbone"]) == len(source.variables)
   with pytest.raises(UserError, match="modules = \\['backbone'\\]"):
-    checkpoints.warm_start(types.SimpleNamespace(backbone=fresh), path, modules=["all"])
+    warm_start.warm_start(types.SimpleNamespace(backbone=fresh), path, modules=["all"])
   with pytest.raises(UserError, match="must hold the weights of this backbone"):
-    checkpoints.warm_start(types.SimpleNamespace(backbone=built("EfficientNetB0")), path)
+    warm_start.warm_start(types.SimpleNamespace(backbone=built("EfficientNetB0")), path)
 
 
 def test_unknown_name_missing_file_and_dynamic_size_are_clear_errors(tmp_path):

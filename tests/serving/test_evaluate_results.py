@@ -10,7 +10,7 @@ from pycocotools import mask as mask_api
 import pytest
 
 from maskrcnn_plugin.cli.main import main as cli_main
-from maskrcnn_plugin.serving.coco_results import METRIC_NAMES, evaluate_results
+from maskrcnn_plugin.serving.coco_results import COCO_STATS_NAMES, evaluate_results
 
 
 def rle(mask):
@@ -67,7 +67,7 @@ def direct_pycocotools(annotation_file, results):
       evaluator.evaluate()
       evaluator.accumulate()
       evaluator.summarize()
-      metrics.update({f"{kind}/{n}": float(v) for n, v in zip(METRIC_NAMES, evaluator.stats)})
+      metrics.update({f"{kind}/{n}": float(v) for n, v in zip(COCO_STATS_NAMES, evaluator.stats)})
   return metrics
 
 

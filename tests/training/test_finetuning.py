@@ -1,6 +1,8 @@
 """Fine-tuning: warm start with another class count, and frozen backbone parts."""
 
 import os
+import types
+from pathlib import Path
 
 import gin
 import numpy as np
@@ -9,7 +11,7 @@ import tensorflow as tf
 
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
-from maskrcnn_plugin.training import checkpoints, freezing
+from maskrcnn_plugin.training import freezing, run_dir, warm_start
 from registry import ConstraintError
 
 from helpers import model_garden_training as fixtures
@@ -30,7 +32,7 @@ def short_name(variable):
 
 def by_key(model):
   """{checkpoint key: variable} of a model saved as tf.train.Checkpoint(model=model)."""
-  keys = checkpoints._checkpoint_keys(model=model)  # pylint: disable=protected-access
+  keys = warm_start._checkpoint_keys(model=model)  # pylint: disable=protected-access
   return {keys[id(v)]: v for v in model.variables}
 
 
@@ -52,7 +54,7 @@ def test_other_class_count_reinitialises_exactly_the_class_specific_layers(sourc
   path, values = source
   model = five_classes
   before = {key: v.numpy() for key, v in by_key(model).items()}
-  report = checkpoints.warm_start(model, path, modules=["all"])
+  report = warm_start.warm_start(model, path, modules=["all"])
 
   reinitialised = {"/".join(key.split("/")[-2:]) for key, _, _ in report.reinitialized}
   assert reinitialised == {"_classifier/kernel", "_classifier/bias", "_box_regressor/kernel",
@@ -67,20 +69,20 @@ def test_other_class_count_reinitialises_exactly_the_class_specific_layers(sourc
   summary = report.summary()
   assert "Re-initialised 6 class-specific variables" in summary
   assert "detection_head/_classifier/kernel [64, 3] -> [64, 5]" in summary
-  report = checkpoints.warm_start(model, path)  # Default: the backbone only.
+  report = warm_start.warm_start(model, path)  # Default: the backbone only.
   assert list(report.restored) == ["backbone"] and not report.reinitialized
 
 
 def test_shape_mismatch_outside_the_class_layers_names_the_variables(source):
   model = build(mask_head={"num_convs": 2, "num_filters": 16})
   with pytest.raises(UserError) as error:
-    checkpoints.warm_start(model, source[0], modules=["mask_head"])
+    warm_start.warm_start(model, source[0], modules=["mask_head"])
   message = str(error.value)
   assert "mask_head/_convs/0/kernel (checkpoint [3, 3, 32, 32], model [3, 3, 32, 16])" in message
   assert "are not in the checkpoint: model/mask_head/_convs/1/kernel" in message
   assert "warm start fewer parts" in message
   with pytest.raises(ConstraintError, match="Item 'heads' is not valid"):
-    checkpoints.warm_start(model, source[0], modules=["heads"])
+    warm_start.warm_start(model, source[0], modules=["heads"])
 
 
 def test_frozen_stages_stay_unchanged_while_the_rest_trains(records, source, tmp_path):
@@ -106,7 +108,7 @@ freezing.freeze.frozen_batch_norm = True
   model = result.model
   text = "\n".join(lines)
   assert "Warm start from" in text and "Frozen: the backbone stem and stages up to level 3" in text
-  assert os.path.exists(tmp_path / "run" / checkpoints.WARM_START_FILE)
+  assert os.path.exists(tmp_path / "run" / run_dir.WARM_START_FILE)
 
   # ResNet-18 at 64 px: layers whose outputs are at stride <= 8 are frozen, and
   # every batch norm of the backbone keeps its statistics, gamma and beta.
@@ -137,3 +139,17 @@ def test_freezing_the_whole_backbone_and_bad_settings(five_classes):
   assert not model.backbone.trainable_variables and model.decoder.trainable_variables
   assert report.variables == len(model.backbone.variables)
   assert "Frozen: the backbone" in report.summary()
+
+
+def test_warm_start_from_a_damaged_checkpoint_says_it_cannot_be_read(tmp_path):
+  saved = tf.Module()
+  saved.kernel = tf.Variable(tf.ones([3, 4]))
+  path = tf.train.Checkpoint(backbone=saved).write(str(tmp_path / "backbone"))
+  data = Path(tf.io.gfile.glob(f"{path}.data-*")[0])
+  data.write_bytes(data.read_bytes()[:8])
+  backbone = tf.Module()
+  backbone.kernel = tf.Variable(tf.zeros([3, 4]))
+  with pytest.raises(UserError) as error:
+    warm_start.warm_start(types.SimpleNamespace(backbone=backbone), path)
+  assert str(error.value).startswith(f"Checkpoint {path} cannot be read (")
+  assert backbone.kernel.numpy().sum() == 0

@@ -175,7 +175,7 @@ def test_warm_start_loads_the_backbone_only(trained, tmp_path):
   for source in (trained[0].model_dir, backbone_only):
     model = fixtures.build_model()
     decoder_before = [w.numpy() for w in model.decoder.weights]
-    assert training.checkpoints.warm_start(model, source)
+    assert training.warm_start.warm_start(model, source)
     for loaded, expected in zip(model.backbone.weights, trained_model.backbone.weights):
       np.testing.assert_array_equal(loaded.numpy(), expected.numpy())
     for after, before in zip(model.decoder.weights, decoder_before):
@@ -184,4 +184,4 @@ def test_warm_start_loads_the_backbone_only(trained, tmp_path):
 
 def test_warm_start_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
   with pytest.raises(UserError, match="is not a checkpoint"):
-    training.checkpoints.warm_start(object(), str(tmp_path / "nothing"))
+    training.warm_start.warm_start(object(), str(tmp_path / "nothing"))

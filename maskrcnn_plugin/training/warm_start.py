@@ -1,6 +1,6 @@
-"""Checkpoint helpers: warm start of model parts and the run's gin config files.
+"""Warm start: model parts read from another checkpoint when model_dir has none yet.
 
-Warm start (used when model_dir has no checkpoint yet) reads one of:
+`checkpoints.warm_start` (its gin name) reads one of:
 
     # A Model Garden ImageNet backbone checkpoint (objects at the root: backbone/...):
     checkpoints.warm_start.checkpoint = '/models/resnet50_imagenet/ckpt-62400'
@@ -18,15 +18,13 @@ differs from the checkpoint's, the class-specific layers of Model Garden's heads
 predictor) keep their fresh initialisation and everything else is restored; a
 shape mismatch anywhere else, or a model variable the checkpoint lacks, is one
 UserError naming the variables. The returned WarmStartReport says what was
-restored, re-initialised and skipped.
-
-Training checkpoints are `tf.train.Checkpoint(model=..., optimizer=...,
-global_step=...)` written by a tf.train.CheckpointManager in model_dir.
+restored, re-initialised and skipped; `WarmStartReport.write` lists every name
+in model_dir/warm_start.txt. A folder's newest checkpoint and the message for
+damaged files come from run_dir.
 """
 
 import collections
 import dataclasses
-import difflib
 import os
 from typing import Annotated, Dict, List, Optional, Sequence, Tuple
 
@@ -35,13 +33,10 @@ import tensorflow as tf
 
 from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import UserError
-from maskrcnn_plugin.training.resume import VARIABLE_SUFFIX, variable_keys
+from maskrcnn_plugin.training import run_dir
 from registry import Each, OneOf
 from registry.constraints import constraint
 
-CONFIG_FILE = "config.gin"
-OPERATIVE_CONFIG_FILE = "operative_config.gin"
-WARM_START_FILE = "warm_start.txt"
 WARM_START_MODULES = ("backbone", "decoder", "rpn_head", "detection_head", "mask_head")
 # Layer names of Model Garden's DetectionHead (classifier, box regressor) and
 # MaskHead (mask predictor): their output width is the class count.
@@ -73,7 +68,8 @@ class WarmStartReport:
     total = sum(len(names) for names in self.restored.values())
     lines = [f"Warm start from {self.path}: restored {total} variables ({counts})."]
     if self.reinitialized:
-      shown = "; ".join(f"{_short(key)} {old} -> {new}" for key, old, new in self.reinitialized)
+      shown = "; ".join(f"{_from_module(key)} {old} -> {new}"
+                        for key, old, new in self.reinitialized)
       lines.append(f"  Re-initialised {len(self.reinitialized)} class-specific variables (the "
                    f"class count differs from the checkpoint's): {shown}.")
     if self.skipped:
@@ -94,7 +90,7 @@ class WarmStartReport:
 
   def write(self, model_dir: str) -> str:
     """Writes `details()` to model_dir/warm_start.txt; returns its path."""
-    path = os.path.join(model_dir, WARM_START_FILE)
+    path = os.path.join(model_dir, run_dir.WARM_START_FILE)
     with tf.io.gfile.GFile(path, "w") as f:
       f.write(self.details())
     return path
@@ -115,7 +111,8 @@ def warm_start(model, checkpoint: Optional[str] = None,
     modules: Parts to read (WARM_START_MODULES), or ['all'].
 
   Raises:
-    UserError: when the checkpoint is missing or does not fit the modules.
+    UserError: when the checkpoint is missing, cannot be read or does not fit
+      the modules.
   """
   if not checkpoint:
     return None
@@ -126,11 +123,27 @@ def warm_start(model, checkpoint: Optional[str] = None,
                     f"{list(WARM_START_MODULES)} or ['all'].")
   if checkpoint.lower().endswith(KERAS_WEIGHTS_SUFFIXES):
     return _load_keras_weights(model, checkpoint, modules)
-  path = tf.train.latest_checkpoint(checkpoint) if tf.io.gfile.isdir(checkpoint) else checkpoint
-  if not path or not tf.io.gfile.glob(path + ".index"):
+  path = run_dir.checkpoint_prefix(checkpoint)
+  if path is None:
     raise UserError(f"checkpoints.warm_start.checkpoint '{checkpoint}' is not a checkpoint "
                     "(expected a prefix with a .index file, a folder holding one, or a Keras "
                     ".h5 weights file).")
+  try:
+    return _read_modules(model, path, modules)
+  except run_dir.READ_ERRORS as error:
+    damaged = run_dir.unreadable_error(path)
+    if damaged is None:
+      raise
+    raise damaged from error
+
+
+def _read_modules(model, path: str, modules: Sequence[str]) -> WarmStartReport:
+  """Reads `modules` of `model` from checkpoint `path`, variable by variable.
+
+  Raises:
+    UserError: naming the variables that the checkpoint lacks or holds in
+      another shape (other than the class-specific ones).
+  """
   shapes = dict(tf.train.list_variables(path))
   parts = {m: getattr(model, m) for m in modules if getattr(model, m, None) is not None}
   if any(key.startswith("model/") for key in shapes):
@@ -147,7 +160,7 @@ def warm_start(model, checkpoint: Optional[str] = None,
       if key is None or id(variable) in done:
         continue
       done.add(id(variable))
-      name = key[:-len(VARIABLE_SUFFIX)]
+      name = run_dir.variable_path(key)
       if key not in shapes:
         missing.append(name)
         continue
@@ -162,8 +175,7 @@ def warm_start(model, checkpoint: Optional[str] = None,
         mismatched.append(f"{name} (checkpoint {old}, model {new})")
   if missing or mismatched:
     raise UserError(_mismatch_message(path, modules, missing, mismatched))
-  report.skipped = sorted(key[:-len(VARIABLE_SUFFIX)] if key.endswith(VARIABLE_SUFFIX)
-                          else key for key in shapes
+  report.skipped = sorted(run_dir.variable_path(key) for key in shapes
                           if key not in seen and key != "_CHECKPOINTABLE_OBJECT_GRAPH")
   return report
 
@@ -189,7 +201,7 @@ def _load_keras_weights(model, path: str, modules: Sequence[str]) -> WarmStartRe
 
 def _checkpoint_keys(**root) -> Dict[int, str]:
   """{id(variable): checkpoint key} for a `tf.train.Checkpoint(**root)`."""
-  keys = variable_keys(tf.train.Checkpoint(**root))
+  keys = run_dir.variable_keys(tf.train.Checkpoint(**root))
   return {id(variable): key for key, variable in keys.items()}
 
 
@@ -228,7 +240,7 @@ def _mismatch_message(path: str, modules: Sequence[str], missing: List[str],
           "(checkpoints.warm_start.modules).")
 
 
-def _short(key: str) -> str:
+def _from_module(key: str) -> str:
   """A key from its module on: 'model/_config_dict/detection_head/x' -> 'detection_head/x'."""
   for module in WARM_START_MODULES:
     marker = f"{module}/"
@@ -247,33 +259,3 @@ def _group(key: str) -> str:
     if f"{module}/" in key:
       return module
   return "other"
-
-
-def write_config(model_dir: str, config: str, *, resumed: bool, max_lines: int = 40) -> str:
-  """Writes `config` to model_dir/config.gin; returns a diff note for a resumed run.
-
-  When a resumed run's config differs from the saved one, the old file is kept
-  as config.previous.gin and the returned note holds a short unified diff.
-  """
-  path = os.path.join(model_dir, CONFIG_FILE)
-  note = ""
-  if resumed and tf.io.gfile.exists(path):
-    with tf.io.gfile.GFile(path) as f:
-      previous = f.read()
-    if previous != config:
-      diff = list(difflib.unified_diff(previous.splitlines(), config.splitlines(),
-                                       "saved config.gin", "this run", lineterm="", n=0))
-      shown = diff[:max_lines] + ([f"... ({len(diff) - max_lines} more lines)"]
-                                  if len(diff) > max_lines else [])
-      tf.io.gfile.copy(path, os.path.join(model_dir, "config.previous.gin"), overwrite=True)
-      note = ("This run resumes from a checkpoint made with a different gin config "
-              "(the old one is kept as config.previous.gin):\n" + "\n".join(shown))
-  with tf.io.gfile.GFile(path, "w") as f:
-    f.write(config)
-  return note
-
-
-def write_operative_config(model_dir: str) -> None:
-  """Writes gin's operative config (the values actually used) to model_dir."""
-  with tf.io.gfile.GFile(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), "w") as f:
-    f.write(gin.operative_config_str())
