@@ -54,21 +54,23 @@ def record_summary(decoder: SummarizingDecoder, record: tf.Tensor) -> RecordSumm
       function is traced, before any record is read).
   """
   summary = decoder.summarize(record)
-  keys = set(summary) if isinstance(summary, dict) else set()
-  if keys != set(RECORD_SUMMARY_KEYS):
-    missing = [key for key in RECORD_SUMMARY_KEYS if key not in keys]
-    extra = sorted(keys - set(RECORD_SUMMARY_KEYS))
-    found = (f"missing {', '.join(missing)}" if missing else "") + (
-        "; " if missing and extra else "") + (f"extra {', '.join(extra)}" if extra else "")
-    error = UserError(
-        f"{type(decoder).__name__}.summarize(record) must return the dict the record check "
-        f"reads, with exactly the keys {', '.join(RECORD_SUMMARY_KEYS)} "
-        f"(registries.RecordSummary); it returned {found or type(summary).__name__}.")
-    # Raised while tf.data or tf.function traces: autograph re-raises an error
-    # with this attribute as it is, instead of adding its trace of converted code.
-    error.ag_pass_through = True
-    raise error
-  return summary
+  if isinstance(summary, dict) and set(summary) == set(RECORD_SUMMARY_KEYS):
+    return summary
+  if isinstance(summary, dict):
+    missing = [key for key in RECORD_SUMMARY_KEYS if key not in summary]
+    extra = sorted(set(summary) - set(RECORD_SUMMARY_KEYS))
+    found = "; ".join(([f"missing {', '.join(missing)}"] if missing else []) +
+                      ([f"extra {', '.join(extra)}"] if extra else []))
+  else:
+    found = f"a {type(summary).__name__}"
+  error = UserError(
+      f"{type(decoder).__name__}.summarize(record) must return the dict the record check "
+      f"reads, with exactly the keys {', '.join(RECORD_SUMMARY_KEYS)} "
+      f"(registries.RecordSummary); it returned {found}.")
+  # Raised while tf.data or tf.function traces: autograph re-raises an error
+  # with this attribute as it is, instead of adding its trace of converted code.
+  error.ag_pass_through = True
+  raise error
 
 
 class _TfExampleDecoder(tf_example_decoder.TfExampleDecoder):

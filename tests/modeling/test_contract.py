@@ -205,15 +205,27 @@ def test_missing_factory_argument_names_the_binding(register):
      "maskrcnn.build_maskrcnn.image_size = 64 is not valid: it must be [height, width]"),
     ("maskrcnn.build_maskrcnn.image_size = [100, 100]",
      "must be divisible by 2**max_level = 32 (maskrcnn.AnchorSettings.max_level = 5); "),
-    ("backbones.resnet.model_id = 51",
-     "The backbone 'backbones.resnet' could not be built: ValueError: model_id=51 is not a "
-     "ResNet depth"),
     ("maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6]",
      "bind detection_heads.detection_head.class_agnostic_bbox_pred = True"),
 ])
 def test_wrong_gin_value_names_the_binding(binding, expected):
   message = _build_error(binding, error=GinConfigError)
   assert expected in message
+
+
+@pytest.mark.parametrize("binding, expected", [
+    ("backbones.resnet.model_id = 51",
+     "backbones.resnet.model_id = 51 is not valid: it must be one of 10, 18, 26, 34, 50, 101, "
+     "152, 200, 270, 350, 420."),
+    ("backbones.mobilenet.model_id = 'MobileNetV5'",
+     "backbones.mobilenet.model_id = 'MobileNetV5' is not valid: it must be one of "
+     "'MobileNetV1', 'MobileNetV2'"),
+])
+def test_a_backbone_model_id_model_garden_lacks_is_refused_by_its_declared_choices(binding,
+                                                                                  expected):
+  with pytest.raises(GinConfigError) as info:
+    parse_gin([], SMALL + (binding,))
+  assert str(info.value).startswith(expected)
 
 
 def test_cascade_faster_rcnn_and_a_per_part_norm_setting():
