@@ -1,12 +1,14 @@
 """A registry of named factories, each also gin-configurable.
 
-    BACKBONES = Registry("backbones")
+    BACKBONES = Registry("backbones", contract="Called as `factory(input_specs)`; "
+                         "returns a Keras model whose output is a dict of feature maps.")
 
     @BACKBONES.register("resnet")       # or @BACKBONES.register() for __name__
     def resnet(input_specs, *, model_id=50): ...
 
     BACKBONES.get("resnet")             # the (gin-configurable) factory
     BACKBONES.names(); "resnet" in BACKBONES; BACKBONES.describe("resnet")
+    BACKBONES.contract                  # how its factories are called, what they return
 
 In gin the factory is `backbones.resnet`: `@backbones.resnet` refers to it and
 `backbones.resnet.model_id = 101` binds its parameters. Ranges and choices
@@ -101,16 +103,27 @@ class Registry:
   Args:
     kind: The registry's name; it is also the gin module of its factories, so
       it must be a valid Python identifier and unique among registries.
+    contract: How the registered factories are called and what the call must
+      return (arguments, shapes, types), as Detectron2 writes it on each of
+      its registries. Stored, indentation removed, as `contract` and as the
+      registry's `__doc__`.
     loader: Called with no arguments before every lookup (get, names, `in`,
       describe...) so that built-in modules and plugins can register lazily;
       it must be cheap after its first call. For example
       `lambda: registry.load_entry_points("my_group")`.
   """
 
-  def __init__(self, kind: str, *, loader: Optional[Callable[[], Any]] = None):
+  def __init__(self, kind: str, *, contract: str = "",
+               loader: Optional[Callable[[], Any]] = None):
     if not kind.isidentifier():
       raise ValueError(f"Registry kind must be a Python identifier, got {kind!r}.")
+    if not isinstance(contract, str):
+      raise TypeError(f"Registry '{kind}': contract must be a text, got "
+                      f"{type(contract).__name__}.")
     self.kind = kind
+    self.contract = inspect.cleandoc(contract)
+    if self.contract:
+      self.__doc__ = self.contract  # help(registry) shows it
     self._loader = loader
     self._entries: Dict[str, _Entry] = {}
 

@@ -10,12 +10,14 @@
     maskrcnn data convert-labelme --input DIR --output PREFIX --shards N [--classes A,B]
         [--workers W] [--skip-bad]
     maskrcnn data check 'data/shapes/val-*.tfrecord' [--num-classes 4] [--render 8 --output DIR]
-        [--max-instances N]
+        [--max-instances N] [--gin_file F --gin_param B --split train|eval]
 
 `data check` exits with status 1 when it finds inconsistent records.
 """
 
 import time
+
+from maskrcnn_plugin.cli.main import add_gin_arguments
 
 
 def add_commands(subparsers) -> None:
@@ -85,6 +87,11 @@ def add_commands(subparsers) -> None:
   check.add_argument("--max-instances", type=int, default=None, metavar="N",
                      help="count the images with more than N instances (what "
                           "parsers.maskrcnn.max_num_instances = N would cut)")
+  add_gin_arguments(check, required=False)
+  check.add_argument("--split", default="train", choices=("train", "eval"),
+                     help="with --gin_file/--gin_param: decode with the decoder "
+                          "data.input_pipeline gets in this gin scope (default: train); "
+                          "without them: data_decoders.tf_example")
   check.set_defaults(run=run_check)
 
 
@@ -186,9 +193,15 @@ def print_conversion(summary, args) -> None:
 
 
 def run_check(args) -> int:
-  from maskrcnn_plugin.data import check  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from maskrcnn_plugin.data import check
+  from maskrcnn_plugin.gin_config import parse_gin
+  decoder = None
+  if args.gin_file or args.gin_param:
+    parse_gin(args.gin_file, args.gin_param)
+    decoder = check.configured_decoder(args.split)
   report = check.check_records(args.pattern, num_classes=args.num_classes,
                                render_count=args.render, output_dir=args.output,
-                               max_instances=args.max_instances)
+                               max_instances=args.max_instances, decoder=decoder)
   print("\n".join(report.lines()))
   return 1 if report.problems else 0

@@ -1,6 +1,11 @@
-"""`maskrcnn list` and `maskrcnn describe`: what the registries hold."""
+"""`maskrcnn list` and `maskrcnn describe`: what the registries hold.
+
+    maskrcnn describe backbones          # the registry's contract and its names
+    maskrcnn describe backbones.resnet   # one component: parameters, defaults, doc
+"""
 
 import json
+import textwrap
 
 from maskrcnn_plugin import registries
 
@@ -12,8 +17,10 @@ def add_commands(subparsers) -> None:
   listing.set_defaults(run=run_list)
 
   describe = subparsers.add_parser(
-      "describe", help="parameters, defaults and documentation of one component")
-  describe.add_argument("name", help="registry.name, e.g. backbones.resnet")
+      "describe", help="a registry's contract and names, or one component's parameters, "
+                       "defaults and documentation")
+  describe.add_argument("name", help="registry (e.g. backbones) or registry.name (e.g. "
+                                     "backbones.resnet)")
   describe.add_argument("--json", action="store_true", help="print JSON")
   describe.set_defaults(run=run_describe)
 
@@ -31,6 +38,8 @@ def run_list(args) -> int:
 
 
 def run_describe(args) -> int:
+  if "." not in args.name:
+    return _describe_registry(registries.get_registry(args.name), args.json)
   registry_, name = registries.lookup(args.name)
   description = registry_.describe(name)
   if args.json:
@@ -47,4 +56,20 @@ def run_describe(args) -> int:
   if description.doc.strip() != description.summary:
     print()
     print(description.doc)
+  return 0
+
+
+def _describe_registry(registry_, as_json: bool) -> int:
+  """Prints how the registry's factories are called, what they return, and its names."""
+  names = registry_.names()
+  paragraphs = [" ".join(p.split()) for p in registry_.contract.split("\n\n") if p.strip()]
+  if as_json:
+    print(json.dumps({"kind": registry_.kind, "contract": "\n\n".join(paragraphs),
+                      "names": names}, indent=2))
+    return 0
+  print(f"{registry_.kind}: {len(names)} registered")
+  for paragraph in paragraphs or ["(no contract stated)"]:
+    print(textwrap.fill(paragraph, width=88, initial_indent="  ", subsequent_indent="  "))
+  print(f"names: {', '.join(names) if names else '(none)'}")
+  print(f"Each one: maskrcnn describe {registry_.kind}.NAME")
   return 0

@@ -2,10 +2,13 @@
 
 Each record is checked like the input pipeline checks it (`dataloaders.
 record_checks`: image bytes, box/class/mask counts, class range, zero-area and
-outside boxes), then decoded with Model Garden's TfExampleDecoder; a decoding
-error, or an image or mask whose size differs from image/height and
-image/width, is flagged too. Truncated TFRecord files are flagged with the
-index of their first incomplete record.
+outside boxes; for decoders with `summarize(record)`), then decoded with the
+decoder the gin config selects (`data.input_pipeline.decoder`, Model Garden's
+TfExampleDecoder by default); a decoding error, or an image or mask whose
+size differs from the decoded height and width, is flagged too. Truncated
+TFRecord files are flagged with the index of their first incomplete record.
+Rendered records are drawn with Model Garden's visualization utilities, as
+`maskrcnn predict` draws detections (`serving.visualize`).
 
 It also reports, without changing anything: the largest instance count of an
 image and the images holding more than `max_instances` (what
@@ -20,13 +23,17 @@ import dataclasses
 import os
 from typing import Dict, List, Optional, Tuple
 
+import gin
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from maskrcnn_plugin import errors
 from maskrcnn_plugin.data import class_names as class_names_lib
 from maskrcnn_plugin.dataloaders import decoders, files as files_lib, record_checks
+from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.registries import DataDecoder, RecordSource, SummarizingDecoder
+from maskrcnn_plugin.serving.visualize import draw_ground_truth
 
 # Two masks of one image and class overlapping this much are probably one object annotated twice.
 DUPLICATE_IOU = 0.9
@@ -104,29 +111,27 @@ def double_annotations(classes: np.ndarray, masks: np.ndarray,
   return found
 
 
-_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
-                     [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230]], np.uint8)
-
-
 def render(decoded: Dict[str, np.ndarray], class_names: Dict[int, str], path: str) -> None:
-  """Draws masks (half transparent), boxes and class names on the image; saves a PNG."""
-  image = decoded["image"].astype(np.float32)
+  """Draws the decoded record's masks, boxes and class names on its image; saves a PNG."""
+  image = decoded["image"]
   height, width = image.shape[:2]
-  classes = decoded["groundtruth_classes"]
-  masks = decoded.get("groundtruth_instance_masks")
-  for i in range(len(classes)):
-    if masks is not None and i < len(masks) and masks[i].shape == (height, width):
-      on = masks[i] > 0.5
-      image[on] = 0.5 * image[on] + 0.5 * _COLOURS[i % len(_COLOURS)]
-  canvas = Image.fromarray(image.astype(np.uint8))
-  draw = ImageDraw.Draw(canvas)
-  for i, (ymin, xmin, ymax, xmax) in enumerate(decoded["groundtruth_boxes"]):
-    colour = tuple(int(c) for c in _COLOURS[i % len(_COLOURS)])
-    box = [xmin * width, ymin * height, xmax * width, ymax * height]
-    draw.rectangle(box, outline=colour)
-    class_id = int(classes[i]) if i < len(classes) else -1
-    draw.text((box[0] + 2, box[1] + 1), class_names.get(class_id, str(class_id)), fill=colour)
-  canvas.save(path)
+  boxes = np.asarray(decoded["groundtruth_boxes"], np.float32).reshape(-1, 4)
+  Image.fromarray(draw_ground_truth(
+      image, boxes * np.array([height, width, height, width], np.float32),
+      decoded["groundtruth_classes"], decoded.get("groundtruth_instance_masks"),
+      class_names)).save(path)
+
+
+def configured_decoder(scope: str = "train") -> DataDecoder:
+  """The decoder of the parsed gin config's `data.input_pipeline` in gin scope `scope`.
+
+  Made as the input pipeline makes it, inside the scope, so that bindings
+  such as `train/data_decoders.tf_example.include_mask` apply; with no
+  decoder bound, data_decoders.tf_example.
+  """
+  with gin.config_scope(scope):
+    bound = gin.get_bindings("data.input_pipeline").get("decoder")
+    return decoders.build_decoder(bound, f"{scope}/data.input_pipeline.decoder")
 
 
 def _decoded_problem(decoded: Dict[str, np.ndarray]) -> Optional[str]:
@@ -141,8 +146,8 @@ def _decoded_problem(decoded: Dict[str, np.ndarray]) -> Optional[str]:
 
 
 def check_records(file_pattern: str, *, num_classes: Optional[int] = None, render_count: int = 0,
-                  output_dir: Optional[str] = None,
-                  max_instances: Optional[int] = None) -> CheckReport:
+                  output_dir: Optional[str] = None, max_instances: Optional[int] = None,
+                  decoder: Optional[DataDecoder] = None) -> CheckReport:
   """Checks every record of the TFRecord files matching `file_pattern`.
 
   Args:
@@ -150,13 +155,28 @@ def check_records(file_pattern: str, *, num_classes: Optional[int] = None, rende
       are flagged. None: only ids < 1 are flagged.
     render_count: Render this many good records as PNG files into output_dir.
     max_instances: Count (and list) the images with more instances.
+    decoder: Decodes the records (e.g. `configured_decoder()`); None:
+      data_decoders.tf_example with masks. The record check before decoding
+      needs its `summarize(record)`.
+
+  Raises:
+    UserError: no file matches, or the decoder reads other files than
+      TFRecords.
   """
+  decoder = decoder or decoders.tf_example(include_mask=True)
+  if isinstance(decoder, RecordSource):
+    raise UserError(f"maskrcnn data check reads TFRecord files, and the configured decoder "
+                    f"({type(decoder).__name__}) reads its own files: its records are checked "
+                    f"when the input pipeline is built. Convert them to TFRecords (maskrcnn "
+                    f"data convert-coco) to check them here.")
   files = files_lib.expand_patterns(file_pattern, "PATTERN")
   report = CheckReport(files=files, max_instances=max_instances)
   names_beside = class_names_lib.for_files(files)
-  decoder = decoders.tf_example(include_mask=True)
-  problem_fn = tf.function(lambda record: record_checks.record_problem(
-      decoder.summarize(record), num_classes))
+  if isinstance(decoder, SummarizingDecoder):
+    problem_fn = tf.function(lambda record: record_checks.record_problem(
+        decoders.record_summary(decoder, record), num_classes))
+  else:  # As in the input pipeline: its records are only decoded.
+    problem_fn = lambda record: tf.constant("")
   decode_fn = tf.function(decoder.decode)
   text_fn = tf.function(lambda record: tf.io.parse_single_example(record, {
       "image/object/class/text": tf.io.VarLenFeature(tf.string)})[
@@ -174,7 +194,8 @@ def check_records(file_pattern: str, *, num_classes: Optional[int] = None, rende
       if not reason:
         try:
           decoded = {k: v.numpy() for k, v in decode_fn(record).items()}
-          reason = _decoded_problem(decoded)
+          reported = decoded.pop(record_checks.DECODE_PROBLEM, b"").decode()
+          reason = reported or _decoded_problem(decoded)
         except tf.errors.InvalidArgumentError as error:
           reason = f"the record cannot be decoded: {errors.first_line(error)}"
       if reason:
@@ -185,7 +206,10 @@ def check_records(file_pattern: str, *, num_classes: Optional[int] = None, rende
         report.empty_images += 1
       report.crowd_instances += int(decoded["groundtruth_is_crowd"].sum())
       report.instances_per_class.update(int(c) for c in classes)
-      names = text_fn(record).numpy()
+      try:
+        names = text_fn(record).numpy()
+      except tf.errors.InvalidArgumentError:  # a record of the decoder's own format
+        names = []
       if len(names) == len(classes):
         report.class_names.update((int(c), n.decode()) for c, n in zip(classes, names))
       report.class_names.update(names_beside)

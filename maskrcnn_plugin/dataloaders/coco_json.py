@@ -34,7 +34,7 @@ import tensorflow as tf
 from maskrcnn_plugin.data import annotation_checks, coco, images
 from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
-from maskrcnn_plugin.registries import DATA_DECODERS
+from maskrcnn_plugin.registries import DATA_DECODERS, RecordSummary
 
 
 @DATA_DECODERS.register("coco_json")
@@ -113,8 +113,8 @@ class CocoJsonDecoder:
     self._crowd = ragged(crowd, bool, (-1,))
     self._areas = ragged(areas, np.float32, (-1,))
 
-  def summarize(self, record: tf.Tensor) -> Dict[str, tf.Tensor]:
-    """The fields the record check reads (see record_checks.summarize_tf_example)."""
+  def summarize(self, record: tf.Tensor) -> RecordSummary:
+    """The fields the record check reads (registries.RecordSummary)."""
     boxes = self._boxes[record]
     return {"encoded": tf.io.read_file(self._paths[record]),
             "ymin": boxes[:, 0], "xmin": boxes[:, 1], "ymax": boxes[:, 2], "xmax": boxes[:, 3],

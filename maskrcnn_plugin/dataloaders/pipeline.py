@@ -21,12 +21,10 @@ skip; more instances than the parser keeps: error or keep_first,
 counted) -> [cache] -> [repeat, shuffle] -> parse in parallel -> batch ->
 prefetch.
 
-Decoder protocol: `decode(record) -> dict` (Model Garden's Decoder). Optional:
-`summarize(record)` for the record check (records of decoders without it are
-not checked before decoding) and
-`records(files, bad_records)` returning a dataset of (record, source name,
-index) for decoders that read something other than TFRecord files
-(data_decoders.coco_json).
+Decoders and parsers keep the contracts of their registries
+(`registries.DataDecoder`, `Parser`): the records of a decoder without
+`summarize(record)` are not checked before decoding, and a decoder with
+`records(files, bad_records)` (data_decoders.coco_json) reads its own files.
 """
 
 import logging
@@ -35,13 +33,13 @@ from typing import Annotated, Callable, Optional, Sequence, Union
 import gin
 import tensorflow as tf
 
-from maskrcnn_plugin.dataloaders import decoders  # noqa: F401  registers the defaults
+from maskrcnn_plugin.dataloaders import decoders
 from maskrcnn_plugin.dataloaders import files as files_lib
 from maskrcnn_plugin.dataloaders import parsers  # noqa: F401
 from maskrcnn_plugin.dataloaders import record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.params import NumClasses, PositiveInt
-from maskrcnn_plugin.registries import DATA_DECODERS, PARSERS
+from maskrcnn_plugin.registries import PARSERS, Parser, RecordSource, SummarizingDecoder
 from registry import OneOf
 from registry.constraints import constraint
 
@@ -168,16 +166,18 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
   num_pipelines = input_context.num_input_pipelines if input_context else 1
   pipeline_id = input_context.input_pipeline_id if input_context else 0
 
-  decoder = decoder or DATA_DECODERS.get("tf_example")
-  if isinstance(decoder, type) or not hasattr(decoder, "decode"):
-    decoder = decoder()  # A factory or class: gin bindings apply when it is called.
+  decoder = decoders.build_decoder(decoder)
   parser_object = (parser or PARSERS.get("maskrcnn"))()
+  if not isinstance(parser_object, Parser):
+    raise UserError(f"data.input_pipeline.parser gave a {type(parser_object).__name__}, not a "
+                    f"parser: a parsers factory must return an object with a "
+                    f"`parse_fn(is_training)` method (maskrcnn describe parsers).")
   parse = parser_object.parse_fn(is_training)
   instance_limit = _instance_limit(parser_object, is_training, too_many_instances)
   files = files_lib.expand_patterns(file_pattern, "data.input_pipeline.file_pattern",
                                     data_dir=data_dir)
 
-  if hasattr(decoder, "records"):
+  if isinstance(decoder, RecordSource):
     dataset = decoder.records(files, bad_records=bad_records)
     if num_pipelines > 1:
       dataset = dataset.shard(num_pipelines, pipeline_id)
@@ -201,12 +201,11 @@ def input_pipeline(input_context: Optional[tf.distribute.InputContext] = None, *
     if is_training and not cache:
       dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
 
-  summarize = getattr(decoder, "summarize", None)
-
   def checked(record, source, index):
-    if summarize is None:  # A decoder without `summarize` is not checked before decoding.
+    if not isinstance(decoder, SummarizingDecoder):  # not checked before decoding
       return record, source, index, tf.constant(True)
-    keep = record_checks.check_or_skip(summarize(record), source, index, num_classes, bad_records)
+    keep = record_checks.check_or_skip(decoders.record_summary(decoder, record), source, index,
+                                    num_classes, bad_records)
     return record, source, index, keep
 
   dataset = dataset.map(checked, num_parallel_calls=AUTOTUNE, deterministic=deterministic)

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.registries import RecordSummary
 
 BAD_RECORD_POLICIES = ("error", "skip")
 BOX_TOLERANCE = 0.01
@@ -114,11 +115,11 @@ def count_skipped(reason: str, message: str) -> None:
 
 
 def summarize_tf_example(serialized: tf.Tensor, include_mask: bool = True,
-                         classes_fn: Optional[Callable] = None) -> Dict[str, tf.Tensor]:
+                         classes_fn: Optional[Callable] = None) -> RecordSummary:
   """The fields the record check reads, from a serialized tf.Example.
 
   Returns:
-    A dict with `encoded` (string scalar), `xmin`, `xmax`, `ymin`, `ymax`
+    The RecordSummary: a dict with `encoded` (string scalar), `xmin`, `xmax`, `ymin`, `ymax`
     (float [N_i] each), `classes` (int64 [N]) and `num_masks` (int32 scalar,
     -1 when masks are not decoded).
   """

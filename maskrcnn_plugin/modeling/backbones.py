@@ -1,12 +1,15 @@
 """Built-in backbones: Model Garden's ResNet, MobileNet and SpineNet.
 
-Backbone contract (checked by `contract.check_backbone` when the model is
-built): a factory takes `input_specs`, a Keras `InputSpec` of shape
-[None, height, width, 3], plus its own keyword parameters, and returns a Keras
-model of Model Garden's Keras (tf_keras under TF >= 2.16) that maps images
-[batch, height, width, 3] to a dict {level: [batch, ceil(height / 2**level),
-ceil(width / 2**level), channels]} keyed by level strings ("2".."5") and that
-exposes `output_specs`, the dict {level: TensorShape} of those outputs.
+Backbone contract (`registries.BACKBONES.contract`, checked by
+`contract.check_backbone` when the model is built): a factory takes
+`input_specs`, a Keras `InputSpec` of shape [None, height, width, 3], plus its
+own keyword parameters, and returns a Keras model of Model Garden's Keras
+(tf_keras under TF >= 2.16) that maps images [batch, height, width, 3] to a
+dict {level: [batch, ceil(height / 2**level), ceil(width / 2**level),
+channels]} keyed by level strings ("2".."5") and that exposes `output_specs`,
+the dict {level: TensorShape} of those outputs (inferred when it is missing).
+ResNet and MobileNet pass their arguments to Model Garden's classes
+(`layer_factory.passes_arguments`).
 
 `maskrcnn.build_maskrcnn` passes `input_specs` with the static image size, and
 also `activation`, `use_sync_bn`, `norm_momentum`, `norm_epsilon`,
@@ -21,23 +24,23 @@ from official.vision.modeling.backbones import mobilenet as mg_mobilenet
 from official.vision.modeling.backbones import resnet as mg_resnet
 from official.vision.modeling.backbones import spinenet as mg_spinenet
 
-from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.modeling.layer_factory import passes_arguments
 from maskrcnn_plugin.params import Activation, Epsilon, Fraction, Level, Positive, Rate
 from maskrcnn_plugin.registries import BACKBONES
 from registry import OneOf
 
-keras = model_garden_keras()
-
-
-def _input_specs(input_specs: Optional["keras.layers.InputSpec"]) -> "keras.layers.InputSpec":
-  """`input_specs`, or a spec of RGB images of any size when it is None."""
-  return input_specs or keras.layers.InputSpec(shape=[None, None, None, 3])
+# Depths and variants Model Garden has: declared as choices, so an unknown one
+# is refused, naming its binding, before anything is built.
+RESNET_DEPTHS = tuple(sorted(mg_resnet.RESNET_SPECS))
+MOBILENETS = tuple(mg_mobilenet.SUPPORTED_SPECS_MAP)
 
 
 @BACKBONES.register("resnet")
+@passes_arguments(renamed={"stochastic_depth_drop_rate": "init_stochastic_depth_rate"},
+                  none_means_default=("input_specs",))
 def resnet(input_specs: Optional["keras.layers.InputSpec"] = None,
            *,
-           model_id: int = 50,
+           model_id: Annotated[int, OneOf(*RESNET_DEPTHS)] = 50,
            depth_multiplier: Positive = 1.0,
            stem_type: Annotated[str, OneOf("v0", "v1")] = "v0",
            se_ratio: Fraction = 0.0,
@@ -59,7 +62,8 @@ def resnet(input_specs: Optional["keras.layers.InputSpec"] = None,
 
   Args:
     input_specs: InputSpec [None, height, width, 3]; None means any size.
-    model_id: Depth: 10, 18, 26, 34, 50, 101, 152, 200, 270, 350 or 420.
+    model_id: Depth: one of RESNET_DEPTHS (10, 18, 26, 34, 50, 101, 152, 200,
+      270, 350, 420).
     depth_multiplier: Scales the channels of every layer.
     stem_type: 'v0' (7x7 conv) or 'v1' (ResNet-D stem of three 3x3 convs).
     se_ratio: Squeeze-and-excitation ratio; 0 disables it.
@@ -77,31 +81,14 @@ def resnet(input_specs: Optional["keras.layers.InputSpec"] = None,
   Returns:
     The ResNet Keras model.
   """
-  if model_id not in mg_resnet.RESNET_SPECS:
-    raise ValueError(f"model_id={model_id!r} is not a ResNet depth Model Garden has; use one "
-                     f"of {', '.join(str(d) for d in sorted(mg_resnet.RESNET_SPECS))}.")
-  return mg_resnet.ResNet(
-      model_id=model_id,
-      input_specs=_input_specs(input_specs),
-      depth_multiplier=depth_multiplier,
-      stem_type=stem_type,
-      resnetd_shortcut=resnetd_shortcut,
-      replace_stem_max_pool=replace_stem_max_pool,
-      se_ratio=se_ratio,
-      init_stochastic_depth_rate=stochastic_depth_drop_rate,
-      scale_stem=scale_stem,
-      activation=activation,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer,
-      bn_trainable=bn_trainable)
+  return mg_resnet.ResNet
 
 
 @BACKBONES.register("mobilenet")
+@passes_arguments(none_means_default=("input_specs", "flat_stochastic_depth_drop_rate"))
 def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
               *,
-              model_id: str = "MobileNetV2",
+              model_id: Annotated[str, OneOf(*MOBILENETS)] = "MobileNetV2",
               filter_size_scale: Positive = 1.0,
               stochastic_depth_drop_rate: Rate = 0.0,
               flat_stochastic_depth_drop_rate: Optional[bool] = None,
@@ -137,24 +124,7 @@ def mobilenet(input_specs: Optional["keras.layers.InputSpec"] = None,
   Returns:
     The MobileNet Keras model.
   """
-  if model_id not in mg_mobilenet.SUPPORTED_SPECS_MAP:
-    raise ValueError(f"model_id={model_id!r} is not a MobileNet Model Garden has; use one of "
-                     f"{', '.join(mg_mobilenet.SUPPORTED_SPECS_MAP)}.")
-  optional = {}
-  if flat_stochastic_depth_drop_rate is not None:
-    optional["flat_stochastic_depth_drop_rate"] = flat_stochastic_depth_drop_rate
-  return mg_mobilenet.MobileNet(
-      model_id=model_id,
-      filter_size_scale=filter_size_scale,
-      input_specs=_input_specs(input_specs),
-      stochastic_depth_drop_rate=stochastic_depth_drop_rate,
-      output_stride=output_stride,
-      output_intermediate_endpoints=output_intermediate_endpoints,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer,
-      **optional)
+  return mg_mobilenet.MobileNet
 
 
 @BACKBONES.register("spinenet")

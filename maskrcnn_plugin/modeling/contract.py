@@ -1,11 +1,12 @@
 """Checks that a backbone and a decoder keep the feature contract.
 
-Contract (see `maskrcnn_plugin.modeling.backbones`): a backbone is a Keras
-model of Model Garden's Keras that maps images [batch, height, width, 3] to a
-dict of feature maps keyed by level strings, where level l has spatial size
+Contract (`registries.BACKBONES.contract`): a backbone is a Keras model of
+Model Garden's Keras that maps images [batch, height, width, 3] to a dict of
+feature maps keyed by level strings, where level l has spatial size
 [ceil(height / 2**l), ceil(width / 2**l)] (stride 2**l), and that exposes
-`output_specs`, the {level: TensorShape} of those outputs. The decoder maps
-that dict to a dict holding every level min_level..max_level.
+`output_specs`, the {level: TensorShape} of those outputs; a backbone without
+the attribute gets it inferred (`infer_output_specs`). The decoder maps that
+dict to a dict holding every level min_level..max_level.
 
 Model Garden's layers fail deep inside Keras when a part breaks this (a KeyError
 on a level, a shape mismatch in the FPN's top-down sum, a Keras 3 tensor in a
@@ -17,6 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Sequence
 
+from absl import logging
 import tensorflow as tf
 
 from maskrcnn_plugin import errors
@@ -33,7 +35,9 @@ def check_backbone(backbone: Any, name: str, image_size: Sequence[int], min_leve
 
   Checks, in order: the object is a Keras model of Model Garden's Keras; it
   runs on images [batch, height, width, 3]; its output is a dict with level
-  string keys; it has `output_specs` whose levels it outputs; those levels
+  string keys; it has `output_specs` (set to the inferred specs, and logged,
+  when the attribute is missing: `infer_output_specs`) whose levels it
+  outputs; those levels
   include the contiguous levels min_level..min(max_level, its top level) that
   a decoder needs; each of them has stride 2**level. Keys that are not level
   strings (Model Garden's MobileNet can add "2/expansion_output") and output
@@ -64,12 +68,18 @@ def check_backbone(backbone: Any, name: str, image_size: Sequence[int], min_leve
     raise ContractError(f"{what} fails on images [batch, {height}, {width}, 3]: "
                         f"{errors.reason(error)}") from error
   features = _level_features(outputs, what)
-  specs = getattr(backbone, "output_specs", None)
+  if not hasattr(backbone, "output_specs"):
+    backbone.output_specs = infer_output_specs(backbone, image_size)
+    logging.info("%s has no `output_specs`: inferred %s from its %s.", what,
+                 {level: shape.as_list() for level, shape in backbone.output_specs.items()},
+                 "outputs" if _is_functional(backbone) else "output on a zero image")
+  specs = backbone.output_specs
   if not isinstance(specs, Mapping):
     raise ContractError(
-        f"{what} has no `output_specs`: a backbone must expose the dict {{level: shape}} of its "
-        f"outputs (decoders are built from it), e.g. `model.output_specs = "
-        f"{{level: tensor.shape for level, tensor in features.items()}}`.")
+        f"{what} has `output_specs` of type {type(specs).__name__}, not the dict "
+        f"{{level: shape}} of its outputs (decoders are built from it): set "
+        f"`model.output_specs = {{level: tensor.shape for level, tensor in features.items()}}`, "
+        f"or leave it out to have it inferred.")
   spec_levels = [str(level) for level in specs if str(level).isdigit()]
   unknown = [level for level in spec_levels if level not in features]
   if unknown or not spec_levels:
@@ -82,6 +92,30 @@ def check_backbone(backbone: Any, name: str, image_size: Sequence[int], min_leve
   _check_levels(what, features, image_size, range(min_level, top + 1), min_level, max_level,
                 lambda: backbone(tf.zeros([1, height, width, 3]), training=False))
   return dict(outputs)
+
+
+def infer_output_specs(backbone: Any, image_size: Sequence[int]) -> Dict[str, tf.TensorShape]:
+  """The {level: TensorShape} of a backbone's level outputs, for one without `output_specs`.
+
+  A functional Keras model's outputs give them (`model.output`, the output
+  dict); any other model is called once on a zero image [1, height, width, 3]
+  and the batch dimension of the shapes is left unknown, as in Model
+  Garden's backbones. Keys that are not level strings are left out.
+  """
+  if _is_functional(backbone):
+    outputs = backbone.output
+  else:
+    height, width = image_size
+    outputs = backbone(tf.zeros([1, height, width, 3]), training=False)
+  if not isinstance(outputs, Mapping):
+    return {}
+  return {key: tf.TensorShape((None,) + _shape(tensor)[1:])
+          for key, tensor in outputs.items() if isinstance(key, str) and key.isdigit()}
+
+
+def _is_functional(model: Any) -> bool:
+  # Keras exports no Functional class; its models built from Inputs set this.
+  return bool(getattr(model, "_is_graph_network", False))
 
 
 def check_decoder(decoder: Any, name: str, backbone_name: str, backbone: Any,

@@ -16,12 +16,14 @@ from typing import Annotated, Mapping, Optional
 from official.vision.modeling.decoders import fpn as mg_fpn
 from official.vision.modeling.decoders import nasfpn as mg_nasfpn
 
+from maskrcnn_plugin.modeling.layer_factory import passes_arguments
 from maskrcnn_plugin.params import Activation, Epsilon, Level, PositiveInt, Rate
 from maskrcnn_plugin.registries import DECODERS
 from registry import OneOf
 
 
 @DECODERS.register("fpn")
+@passes_arguments()
 def fpn(input_specs: Mapping[str, "tf.TensorShape"],
         min_level: Level,
         max_level: Level,
@@ -58,22 +60,11 @@ def fpn(input_specs: Mapping[str, "tf.TensorShape"],
   Returns:
     The FPN Keras model.
   """
-  return mg_fpn.FPN(
-      input_specs=input_specs,
-      min_level=min_level,
-      max_level=max_level,
-      num_filters=num_filters,
-      fusion_type=fusion_type,
-      use_separable_conv=use_separable_conv,
-      use_keras_layer=use_keras_layer,
-      activation=activation,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer)
+  return mg_fpn.FPN
 
 
 @DECODERS.register("nasfpn")
+@passes_arguments()
 def nasfpn(input_specs: Mapping[str, "tf.TensorShape"],
            min_level: Level,
            max_level: Level,
@@ -107,18 +98,7 @@ def nasfpn(input_specs: Mapping[str, "tf.TensorShape"],
   Returns:
     The NAS-FPN Keras model.
   """
-  return mg_nasfpn.NASFPN(
-      input_specs=input_specs,
-      min_level=min_level,
-      max_level=max_level,
-      num_filters=num_filters,
-      num_repeats=num_repeats,
-      use_separable_conv=use_separable_conv,
-      activation=activation,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer)
+  return mg_nasfpn.NASFPN
 
 
 @DECODERS.register("identity")

@@ -6,6 +6,8 @@ differ from the layers' own defaults (e.g. the box head has 4 convs and 1 fc).
 `maskrcnn.build_maskrcnn` passes the context arguments (levels, anchors per
 location, num_classes) and `activation`, `use_sync_bn`, `norm_momentum`,
 `norm_epsilon`, `kernel_regularizer` unless those are bound in gin for the head.
+Each factory passes its arguments to the Model Garden layer it names
+(`layer_factory.passes_arguments`).
 """
 
 from typing import Optional
@@ -13,12 +15,14 @@ from typing import Optional
 from official.vision.modeling.heads import dense_prediction_heads
 from official.vision.modeling.heads import instance_heads
 
+from maskrcnn_plugin.modeling.layer_factory import passes_arguments
 from maskrcnn_plugin.params import (Activation, Epsilon, Level, NonNegativeInt, NumClasses,
                                     PositiveInt, Rate)
 from maskrcnn_plugin.registries import DETECTION_HEADS, MASK_HEADS, RPN_HEADS
 
 
 @RPN_HEADS.register("rpn_head")
+@passes_arguments()
 def rpn_head(min_level: Level,
              max_level: Level,
              num_anchors_per_location: PositiveInt,
@@ -53,21 +57,11 @@ def rpn_head(min_level: Level,
   Returns:
     The RPNHead layer.
   """
-  return dense_prediction_heads.RPNHead(
-      min_level=min_level,
-      max_level=max_level,
-      num_anchors_per_location=num_anchors_per_location,
-      num_convs=num_convs,
-      num_filters=num_filters,
-      use_separable_conv=use_separable_conv,
-      activation=activation,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer)
+  return dense_prediction_heads.RPNHead
 
 
 @DETECTION_HEADS.register("detection_head")
+@passes_arguments()
 def detection_head(num_classes: NumClasses,
                    *,
                    num_convs: NonNegativeInt = 4,
@@ -108,23 +102,11 @@ def detection_head(num_classes: NumClasses,
   Returns:
     The DetectionHead layer.
   """
-  return instance_heads.DetectionHead(
-      num_classes=num_classes,
-      num_convs=num_convs,
-      num_filters=num_filters,
-      use_separable_conv=use_separable_conv,
-      num_fcs=num_fcs,
-      fc_dims=fc_dims,
-      class_agnostic_bbox_pred=class_agnostic_bbox_pred,
-      activation=activation,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer,
-      name=name)
+  return instance_heads.DetectionHead
 
 
 @MASK_HEADS.register("mask_head")
+@passes_arguments()
 def mask_head(num_classes: NumClasses,
               *,
               upsample_factor: PositiveInt = 2,
@@ -159,15 +141,4 @@ def mask_head(num_classes: NumClasses,
   Returns:
     The MaskHead layer.
   """
-  return instance_heads.MaskHead(
-      num_classes=num_classes,
-      upsample_factor=upsample_factor,
-      num_convs=num_convs,
-      num_filters=num_filters,
-      use_separable_conv=use_separable_conv,
-      activation=activation,
-      use_sync_bn=use_sync_bn,
-      norm_momentum=norm_momentum,
-      norm_epsilon=norm_epsilon,
-      kernel_regularizer=kernel_regularizer,
-      class_agnostic=class_agnostic)
+  return instance_heads.MaskHead

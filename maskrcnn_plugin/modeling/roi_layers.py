@@ -4,7 +4,8 @@ Defaults are those of Model Garden's Mask R-CNN config
 (`official.vision.configs.maskrcnn`). The ROI aligner registry holds two
 factories, as Model Garden's config has two aligners: the box head's
 (`multilevel_roi_aligner`, 7x7 crops) and the mask head's
-(`multilevel_mask_roi_aligner`, 14x14 crops).
+(`multilevel_mask_roi_aligner`, 14x14 crops). Each factory passes its
+arguments to the layer it names (`layer_factory.passes_arguments`).
 """
 
 from typing import Annotated
@@ -17,6 +18,7 @@ from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.modeling import native_nms
+from maskrcnn_plugin.modeling.layer_factory import passes_arguments
 from maskrcnn_plugin.modeling.precision import Float32Arguments
 from maskrcnn_plugin.params import (Fraction, IoU, NmsKernel, NonNegative, OpenFraction,
                                     OptionalPositive, PositiveInt)
@@ -34,6 +36,7 @@ class ModelGardenDetectionGenerator(Float32Arguments, mg_detection_generator.Det
 
 
 @ROI_GENERATORS.register("multilevel_roi_generator")
+@passes_arguments(not_passed=("nms_kernel",))
 def multilevel_roi_generator(*,
                              pre_nms_top_k: PositiveInt = 2000,
                              pre_nms_score_threshold: Fraction = 0.0,
@@ -72,23 +75,12 @@ def multilevel_roi_generator(*,
   Returns:
     The MultilevelROIGenerator layer.
   """
-  layer = (native_nms.NativeNMSROIGenerator if nms_kernel == "native"
-           else ModelGardenROIGenerator)
-  return layer(
-      pre_nms_top_k=pre_nms_top_k,
-      pre_nms_score_threshold=pre_nms_score_threshold,
-      pre_nms_min_size_threshold=pre_nms_min_size_threshold,
-      nms_iou_threshold=nms_iou_threshold,
-      num_proposals=num_proposals,
-      test_pre_nms_top_k=test_pre_nms_top_k,
-      test_pre_nms_score_threshold=test_pre_nms_score_threshold,
-      test_pre_nms_min_size_threshold=test_pre_nms_min_size_threshold,
-      test_nms_iou_threshold=test_nms_iou_threshold,
-      test_num_proposals=test_num_proposals,
-      use_batched_nms=use_batched_nms)
+  return (native_nms.NativeNMSROIGenerator if nms_kernel == "native"
+          else ModelGardenROIGenerator)
 
 
 @ROI_SAMPLERS.register("roi_sampler")
+@passes_arguments()
 def roi_sampler(*,
                 mix_gt_boxes: bool = True,
                 num_sampled_rois: PositiveInt = 512,
@@ -123,17 +115,11 @@ def roi_sampler(*,
         f"{background_iou_low_threshold:g}, {background_iou_high_threshold:g} and "
         f"{foreground_iou_threshold:g}: ROIs between the background and foreground thresholds "
         f"would be both or neither.")
-  return mg_roi_sampler.ROISampler(
-      mix_gt_boxes=mix_gt_boxes,
-      num_sampled_rois=num_sampled_rois,
-      foreground_fraction=foreground_fraction,
-      foreground_iou_threshold=foreground_iou_threshold,
-      background_iou_high_threshold=background_iou_high_threshold,
-      background_iou_low_threshold=background_iou_low_threshold,
-      skip_subsampling=skip_subsampling)
+  return mg_roi_sampler.ROISampler
 
 
 @ROI_ALIGNERS.register("multilevel_roi_aligner")
+@passes_arguments()
 def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5):
   """Model Garden's ROI align for the box head (`roi_aligner.MultilevelROIAligner`).
 
@@ -147,10 +133,11 @@ def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fractio
   Returns:
     The MultilevelROIAligner layer.
   """
-  return mg_roi_aligner.MultilevelROIAligner(crop_size=crop_size, sample_offset=sample_offset)
+  return mg_roi_aligner.MultilevelROIAligner
 
 
 @ROI_ALIGNERS.register("multilevel_mask_roi_aligner")
+@passes_arguments()
 def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
                                 sample_offset: Fraction = 0.5):
   """Model Garden's ROI align for the mask head (Model Garden's `MaskROIAligner`).
@@ -165,10 +152,11 @@ def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
   Returns:
     The MultilevelROIAligner layer.
   """
-  return mg_roi_aligner.MultilevelROIAligner(crop_size=crop_size, sample_offset=sample_offset)
+  return mg_roi_aligner.MultilevelROIAligner
 
 
 @DETECTION_GENERATORS.register("detection_generator")
+@passes_arguments(not_passed=("nms_kernel",))
 def detection_generator(*,
                         apply_nms: bool = True,
                         pre_nms_top_k: PositiveInt = 5000,
@@ -204,21 +192,12 @@ def detection_generator(*,
   Returns:
     The DetectionGenerator layer.
   """
-  layer = (native_nms.NativeNMSDetectionGenerator if nms_kernel == "native"
-           else ModelGardenDetectionGenerator)
-  return layer(
-      apply_nms=apply_nms,
-      pre_nms_top_k=pre_nms_top_k,
-      pre_nms_score_threshold=pre_nms_score_threshold,
-      nms_iou_threshold=nms_iou_threshold,
-      max_num_detections=max_num_detections,
-      nms_version=nms_version,
-      use_cpu_nms=use_cpu_nms,
-      soft_nms_sigma=soft_nms_sigma,
-      use_sigmoid_probability=use_sigmoid_probability)
+  return (native_nms.NativeNMSDetectionGenerator if nms_kernel == "native"
+          else ModelGardenDetectionGenerator)
 
 
 @MASK_SAMPLERS.register("mask_sampler")
+@passes_arguments()
 def mask_sampler(mask_target_size: PositiveInt, *, num_sampled_masks: PositiveInt = 128):
   """Model Garden's training mask-target sampler (`mask_sampler.MaskSampler`).
 
@@ -234,5 +213,4 @@ def mask_sampler(mask_target_size: PositiveInt, *, num_sampled_masks: PositiveIn
   Returns:
     The MaskSampler layer.
   """
-  return mg_mask_sampler.MaskSampler(mask_target_size=mask_target_size,
-                                     num_sampled_masks=num_sampled_masks)
+  return mg_mask_sampler.MaskSampler

@@ -5,7 +5,7 @@ visualize_boxes_and_labels_on_image_array` (the Object Detection API's
 drawing), given pixel boxes and full-image masks.
 """
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 
@@ -43,3 +43,20 @@ def draw_detections(image: np.ndarray, detections: Mapping[str, np.ndarray],
       min_score_thresh=score_threshold,
       line_thickness=thickness,
       skip_scores=not show_scores)
+
+
+def draw_ground_truth(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
+                      masks: Optional[np.ndarray],
+                      category_names: Mapping[int, str]) -> np.ndarray:
+  """Returns a copy of `image` with ground-truth instances drawn (no scores).
+
+  Args:
+    image: uint8 [height, width, 3].
+    boxes: [N, 4] (ymin, xmin, ymax, xmax) pixels.
+    classes: [N] class ids.
+    masks: [N, height, width] (values > 0.5 are inside), or None.
+    category_names: {class id: name}.
+  """
+  return draw_detections(image, {"boxes": boxes, "classes": classes,
+                                 "scores": np.ones(len(classes), np.float32), "masks": masks},
+                         category_names, 0.0, show_scores=False)

@@ -39,10 +39,38 @@ def test_describe_json(capsys):
   assert any(p["name"] == "model_id" for p in description["parameters"])
 
 
+def test_describe_a_registry_prints_its_contract_and_names(capsys):
+  assert main(["describe", "backbones"]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == f"backbones: {len(registries.BACKBONES)} registered"
+  contract = " ".join(line.strip() for line in lines[1:-2])
+  assert contract == " ".join(registries.BACKBONES.contract.split())
+  assert "`factory(input_specs=InputSpec([None, height, width, 3]), ...)`" in contract
+  assert "`output_specs`" in contract
+  assert lines[-2] == f"names: {', '.join(registries.BACKBONES.names())}"
+  assert "resnet" in lines[-2]
+  assert lines[-1] == "Each one: maskrcnn describe backbones.NAME"
+
+
+def test_every_registry_states_how_its_factories_are_called_and_what_they_return():
+  for kind, registry_ in registries.ALL.items():
+    assert registry_.contract.startswith("Called "), kind
+    assert "Returns " in registry_.contract, kind
+
+
+def test_describe_a_registry_as_json(capsys):
+  assert main(["describe", "data_decoders", "--json"]) == 0
+  description = json.loads(capsys.readouterr().out)
+  assert description["kind"] == "data_decoders"
+  assert "registries.DataDecoder: `decode(record)`" in description["contract"]
+  assert "\n" not in description["contract"]
+  assert {"tf_example", "coco_json"} <= set(description["names"])
+
+
 @pytest.mark.parametrize("argv, fragments", [
     (["describe", "backbones.resnt"], ["No backbone named 'resnt'", "Did you mean 'resnet'?"]),
     (["describe", "backbone.resnet"], ["No registry named 'backbone'", "Did you mean 'backbones'?"]),
-    (["describe", "backbones"], ["names a registry, not a component", "resnet"]),
+    (["describe", "backbonez"], ["No registry named 'backbonez'", "Did you mean 'backbones'?"]),
     (["list", "decoder"], ["No registry named 'decoder'", "Did you mean 'decoders' or 'data_decoders'?"]),
 ])
 def test_unknown_names_are_one_line_errors_with_suggestions(capsys, argv, fragments):

@@ -7,8 +7,9 @@ import tensorflow as tf
 
 from maskrcnn_plugin import DATA_DECODERS, PARSERS
 from maskrcnn_plugin.dataloaders import input_pipeline
-from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.errors import UserError, first_line
 from maskrcnn_plugin.gin_config import parse_gin
+from maskrcnn_plugin.registries import Parser, SummarizingDecoder
 from registry import ConstraintError
 
 
@@ -153,3 +154,40 @@ def test_missing_files_name_the_pattern_and_the_demo_command(tmp_path):
     input_pipeline(file_pattern=None)
   with pytest.raises(ConstraintError, match="data.input_pipeline.bad_records = 'ignore' is not"):
     input_pipeline(file_pattern="x", bad_records="ignore")
+
+
+def test_decoders_and_parsers_keep_their_registry_protocols():
+  assert isinstance(DATA_DECODERS.get("tf_example")(), SummarizingDecoder)
+  assert isinstance(PARSERS.get("maskrcnn")(output_size=[64, 64]), Parser)
+  with pytest.raises(UserError, match="data.input_pipeline.decoder gave a dict, not a data "
+                                      "decoder: a data_decoders factory must return an object "
+                                      "with a `decode\\(record\\)` method"):
+    input_pipeline(file_pattern="x", decoder=lambda: {})
+  with pytest.raises(UserError, match="data.input_pipeline.parser gave a str, not a parser: a "
+                                      "parsers factory must return an object with a "
+                                      "`parse_fn\\(is_training\\)` method"):
+    input_pipeline(file_pattern="x", parser=lambda: "maskrcnn")
+
+
+def test_a_decoder_summary_without_the_checked_keys_fails_when_the_pipeline_is_built(
+    shapes_dir):
+
+  class NoMaskCount:
+    def __init__(self):
+      self._decoder = DATA_DECODERS.get("tf_example")()
+
+    def decode(self, record):
+      return self._decoder.decode(record)
+
+    def summarize(self, record):
+      summary = dict(self._decoder.summarize(record))
+      del summary["num_masks"]
+      return summary
+
+  _parse_shapes_gin(shapes_dir)
+  with pytest.raises(UserError) as info, gin.config_scope("eval"):
+    input_pipeline(decoder=NoMaskCount())
+  message = first_line(info.value)  # gin adds its call note below
+  assert message.startswith("NoMaskCount.summarize(record) must return the dict the record "
+                            "check reads")
+  assert message.endswith("it returned missing num_masks.")

@@ -1,5 +1,8 @@
 """Wiring mistakes fail before any head is built, with one message naming the part."""
 
+import logging
+
+from absl import logging as absl_logging
 import keras as keras3
 import pytest
 import tensorflow as tf
@@ -42,8 +45,20 @@ def _plain_dict(input_specs):
   return {"2": tf.zeros([1, 16, 16, 8])}
 
 
-def _no_output_specs(input_specs):
+def _output_specs_not_a_dict(input_specs):
   model = _features({2: 4, 3: 8, 4: 16, 5: 32})
+  model.output_specs = "levels 2-5"
+  return model
+
+
+def _functional_without_specs(input_specs):
+  model = _features({2: 4, 3: 8, 4: 16, 5: 32})
+  del model.output_specs
+  return model
+
+
+def _inferred_level_3_at_stride_4(input_specs):
+  model = _level_3_at_stride_4(input_specs)
   del model.output_specs
   return model
 
@@ -89,7 +104,8 @@ def _build_error(*params, error=ContractError):
     (_level_3_at_stride_4, "level '3' is 16x16 (stride 4) but must be 8x8 (stride 8)"),
     (_single_tensor, "returns a KerasTensor, not a dict of feature maps"),
     (_plain_dict, "is a dict, not a Keras model"),
-    (_no_output_specs, "has no `output_specs`"),
+    (_output_specs_not_a_dict, "has `output_specs` of type str, not the dict {level: shape}"),
+    (_inferred_level_3_at_stride_4, "level '3' is 16x16 (stride 4) but must be 8x8 (stride 8)"),
     (_int_keys, "(use str(level) as keys)"),
     pytest.param(_keras3, "from Keras 3, but Model Garden's layers need a tf_keras (Keras 2) model",
                  marks=pytest.mark.keras3),
@@ -99,6 +115,43 @@ def test_backbone_contract_violation_is_one_message(register, factory, expected)
   message = _build_error("maskrcnn.build_maskrcnn.backbone = @backbones.faulty_net")
   assert message.startswith("Backbone 'backbones.faulty_net'")
   assert expected in message
+
+
+class _Subclassed(keras.Model):
+  """A subclassed backbone (no functional outputs) without `output_specs`."""
+
+  def __init__(self):
+    super().__init__()
+    self.convs = {str(level): keras.layers.Conv2D(4 * level, 3, strides=2**level, padding="same")
+                  for level in range(2, 6)}
+
+  def call(self, images):
+    return {**{level: conv(images) for level, conv in self.convs.items()},
+            "5/extra": tf.reduce_mean(images, axis=[1, 2])}
+
+
+@pytest.mark.parametrize("factory, inferred_from", [
+    (_functional_without_specs, "its outputs"),
+    (lambda input_specs: _Subclassed(), "its output on a zero image"),
+], ids=["functional", "subclassed"])
+def test_missing_output_specs_are_inferred_and_logged(register, factory, inferred_from, caplog):
+  register("unspecified_net", factory)
+  parse_gin([], SMALL + ("maskrcnn.build_maskrcnn.backbone = @backbones.unspecified_net",))
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.INFO)
+  try:
+    with caplog.at_level(logging.INFO):
+      model = build_from_gin()
+  finally:
+    absl_logging.set_verbosity(verbosity)
+  channels = {"2": 8, "3": 12, "4": 16, "5": 20} if inferred_from.endswith("image") else (
+      dict.fromkeys("2345", 8))
+  assert {level: shape.as_list() for level, shape in model.backbone.output_specs.items()} == {
+      level: [None, 64 // 2**int(level), 64 // 2**int(level), channels[level]]
+      for level in "2345"}
+  assert any(f"Backbone 'backbones.unspecified_net' has no `output_specs`: inferred "
+             f"{{'2': [None, 16, 16, {channels['2']}]" in record.getMessage() and
+             record.getMessage().endswith(f"from {inferred_from}.") for record in caplog.records)
 
 
 def test_backbone_without_decoder_must_output_every_level():
@@ -138,15 +191,27 @@ def test_missing_factory_argument_names_the_binding(register):
      "maskrcnn.build_maskrcnn.image_size = 64 is not valid: it must be [height, width]"),
     ("maskrcnn.build_maskrcnn.image_size = [100, 100]",
      "must be divisible by 2**max_level = 32 (maskrcnn.AnchorSettings.max_level = 5); "),
-    ("backbones.resnet.model_id = 51",
-     "The backbone 'backbones.resnet' could not be built: ValueError: model_id=51 is not a "
-     "ResNet depth"),
     ("maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6]",
      "bind detection_heads.detection_head.class_agnostic_bbox_pred = True"),
 ])
 def test_wrong_gin_value_names_the_binding(binding, expected):
   message = _build_error(binding, error=GinConfigError)
   assert expected in message
+
+
+@pytest.mark.parametrize("binding, expected", [
+    ("backbones.resnet.model_id = 51",
+     "backbones.resnet.model_id = 51 is not valid: it must be one of 10, 18, 26, 34, 50, 101, "
+     "152, 200, 270, 350, 420."),
+    ("backbones.mobilenet.model_id = 'MobileNetV5'",
+     "backbones.mobilenet.model_id = 'MobileNetV5' is not valid: it must be one of "
+     "'MobileNetV1', 'MobileNetV2'"),
+])
+def test_a_backbone_model_id_model_garden_lacks_is_refused_by_its_declared_choices(binding,
+                                                                                  expected):
+  with pytest.raises(GinConfigError) as info:
+    parse_gin([], SMALL + (binding,))
+  assert str(info.value).startswith(expected)
 
 
 def test_cascade_faster_rcnn_and_a_per_part_norm_setting():

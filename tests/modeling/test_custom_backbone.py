@@ -1,12 +1,23 @@
-"""A user's backbone in plain tf.keras, from a gin file, in a fresh interpreter."""
+"""A user's backbone: plain tf.keras from a gin file in a fresh interpreter; without output_specs."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import gin
+import numpy as np
 import pytest
+import tensorflow as tf
+from official.vision.losses import maskrcnn_losses
 
+from maskrcnn_plugin import BACKBONES
+from maskrcnn_plugin.gin_config import parse_gin
+from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.modeling import build_from_gin
+from helpers.tiny_models import TINY_SHAPES, training_batch
+
+keras = model_garden_keras()
 HERE = Path(__file__).resolve().parent / "custom_backbone"
 
 
@@ -42,3 +53,41 @@ def test_keras3_backbone_is_one_clear_message(tmp_path):
       "used before maskrcnn_plugin is imported: import maskrcnn_plugin first, set "
       "TF_USE_LEGACY_KERAS=1, or build the model with `maskrcnn_plugin.keras` instead of "
       "`keras`/`tf.keras`."]
+
+
+def _functional_without_output_specs(input_specs, width=8):
+  """The README's backbone without its `output_specs` line: the builder infers them."""
+  inputs = keras.Input(shape=input_specs.shape[1:])
+  x = keras.layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(inputs)
+  features = {}
+  for level in range(2, 6):
+    x = keras.layers.Conv2D(width * 2**(level - 2), 3, strides=2, padding="same",
+                            activation="relu")(x)
+    features[str(level)] = x
+  return keras.Model(inputs, features, name="without_specs")
+
+
+def test_functional_backbone_without_output_specs_builds_and_trains_one_step():
+  BACKBONES.register("without_specs")(_functional_without_output_specs)
+  try:
+    parse_gin(["maskrcnn_shapes_r18_cpu"],
+              [*TINY_SHAPES, "maskrcnn.build_maskrcnn.backbone = @backbones.without_specs"])
+    model = build_from_gin()
+  finally:
+    gin.clear_config()
+    BACKBONES.unregister("without_specs")
+  assert {level: shape.as_list() for level, shape in model.backbone.output_specs.items()} == {
+      "2": [None, 16, 16, 8], "3": [None, 8, 8, 16], "4": [None, 4, 4, 32],
+      "5": [None, 2, 2, 64]}
+  assert model.decoder.get_config()["input_specs"].keys() == {"2", "3", "4", "5"}
+  images, inputs = training_batch([2, 1])
+  before = [v.numpy() for v in model.backbone.trainable_variables]
+  with tf.GradientTape() as tape:
+    outputs = model(images, **inputs)
+    loss = maskrcnn_losses.MaskrcnnLoss()(outputs["mask_outputs"], outputs["mask_targets"],
+                                          outputs["mask_class_targets"])
+  variables = model.trainable_variables
+  keras.optimizers.SGD(0.1).apply_gradients(zip(tape.gradient(loss, variables), variables))
+  assert np.isfinite(float(loss))
+  assert any(not np.array_equal(old, new.numpy())
+             for old, new in zip(before, model.backbone.trainable_variables))

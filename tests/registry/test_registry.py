@@ -177,6 +177,17 @@ def test_describe_reports_signature_defaults_and_first_doc_line(widgets):
   assert "model_id: int  (default 50)" in text and "input_specs  (required)" in text
 
 
+def test_contract_is_stated_on_the_registry_without_its_indentation():
+  gadgets = Registry("test_gadgets", contract="""
+      Called as `factory(size)`.
+      Returns a gadget of that size.""")
+  assert gadgets.contract == "Called as `factory(size)`.\nReturns a gadget of that size."
+  assert gadgets.__doc__ == gadgets.contract
+  assert Registry("test_plain").contract == ""
+  with pytest.raises(TypeError, match="Registry 'test_bad': contract must be a text, got int"):
+    Registry("test_bad", contract=3)
+
+
 def test_unregister_unknown_name_raises(widgets):
   with pytest.raises(UnknownNameError):
     widgets.unregister("nothing")
