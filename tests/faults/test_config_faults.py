@@ -211,6 +211,9 @@ VALUE_CASES = [
      "freezing.freeze.backbone_stages = -1 is not valid: it must be an int in [0, 10]"),
     ("precision_name", "runtime.mixed_precision = 'bfloat16'",
      "runtime.mixed_precision = 'bfloat16' is not valid: it must be one of 'float32'"),
+    ("strategy_option_choice", "strategies.multi_worker_mirrored.communication = 'rign'",
+     "strategies.multi_worker_mirrored.communication = 'rign' is not valid: it must be one of "
+     "'auto', 'ring', 'nccl'. Did you mean 'ring'?"),
     # Scopes: gin accepts any scope and ignores bindings under one nothing enters.
     ("misspelled_train_scope", "trian/data.input_pipeline.shuffle_buffer_size = 16",
      "Gin scope 'trian' is never entered, so this binding would be silently ignored"),
