@@ -186,6 +186,9 @@ VALUE_CASES = [
      "nms_version = 'v3' is not valid: it must be one of 'v2', 'v1', 'batched'."),
     ("mask_sampler_count", "mask_samplers.mask_sampler.num_sampled_masks = 0",
      "mask_samplers.mask_sampler.num_sampled_masks = 0 is not valid: it must be an int >= 1"),
+    ("builder_iou_list", "maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6, 1.2]",
+     "maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6, 1.2] is not valid: it must be a "
+     "list of values each in (0, 1). Item 1.2 is not valid."),
     ("anchors_count", "maskrcnn.AnchorSettings.num_scales = 0",
      "maskrcnn.AnchorSettings.num_scales = 0 is not valid: it must be an int >= 1"),
     ("anchors_level", "maskrcnn.AnchorSettings.max_level = 12",
