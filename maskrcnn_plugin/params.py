@@ -40,3 +40,4 @@ NMS_KERNELS = ("native", "model_garden")
 NmsKernel = Annotated[str, OneOf(*NMS_KERNELS)]
 
 ImageSize = Annotated[Sequence[int], Each(Range(min=1), min_length=2, max_length=2)]
+IoUThresholds = Annotated[Sequence[float], Each(Range(0, 1, min_open=True, max_open=True))]

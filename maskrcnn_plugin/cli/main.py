@@ -13,6 +13,8 @@ import os
 import sys
 from typing import List, Optional
 
+from maskrcnn_plugin.cli import stderr_filter
+
 COMMAND_MODULES = (
     "maskrcnn_plugin.cli.registry_commands",
     "maskrcnn_plugin.cli.validate",
@@ -47,6 +49,13 @@ def add_gin_arguments(parser: argparse.ArgumentParser, *, required: bool = True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+  """Runs the command in `argv` (default: this process's arguments); returns the exit status.
+
+  Without --verbose, TensorFlow's log noise is hidden; with `argv` None (the
+  `maskrcnn` program itself) that includes grappler's cost-estimator lines,
+  which only a filter on the process's stderr can drop (`stderr_filter`).
+  """
+  own_process = argv is None
   argv = sys.argv[1:] if argv is None else argv
   if "--verbose" not in argv:
     # Before TensorFlow loads: its C++ info/warning/error lines (CUDA probing,
@@ -54,6 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # --verbose shows them, and `maskrcnn doctor` reports set-up problems.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if own_process:
+      stderr_filter.install()
   import maskrcnn_plugin  # pylint: disable=import-outside-toplevel,unused-import
   from maskrcnn_plugin.errors import UserError  # pylint: disable=import-outside-toplevel
   from registry import RegistryError  # pylint: disable=import-outside-toplevel

@@ -8,6 +8,7 @@ import json
 import textwrap
 
 from maskrcnn_plugin import registries
+from maskrcnn_plugin.cli import builtin_names
 
 
 def add_commands(subparsers) -> None:
@@ -27,7 +28,10 @@ def add_commands(subparsers) -> None:
 
 def run_list(args) -> int:
   kinds = [registries.get_registry(args.kind).kind] if args.kind else sorted(registries.ALL)
-  table = {kind: registries.ALL[kind].names() for kind in kinds}
+  # The names read from source spare the TensorFlow import when they are all there is.
+  names = builtin_names.names_without_loading() or {
+      kind: registries.ALL[kind].names() for kind in kinds}
+  table = {kind: names[kind] for kind in kinds}
   if args.json:
     print(json.dumps(table, indent=2))
     return 0

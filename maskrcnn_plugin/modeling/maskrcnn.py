@@ -38,8 +38,10 @@ from maskrcnn_plugin.modeling import backbones, contract, decoders, heads, relat
 from maskrcnn_plugin.modeling.anchors import AnchorSettings
 from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel
 from maskrcnn_plugin.modeling.precision import float32_policy, float32_predictions
-from maskrcnn_plugin.params import Activation, Epsilon, NonNegative, Rate
+from maskrcnn_plugin.params import (Activation, Epsilon, IoUThresholds, NonNegative, Rate,
+                                    ScaleAtLeastOne)
 from registry import Registry, RegistryError
+from registry.constraints import constraint
 
 _SELECTOR = "maskrcnn.build_maskrcnn"
 # Parts that compute boxes, targets and NMS: built to compute in float32
@@ -48,6 +50,7 @@ _FLOAT32_ROLES = ("roi_generator", "roi_sampler", "detection_generator", "mask_s
 
 
 @gin.configurable(module="maskrcnn")
+@constraint(_SELECTOR)
 def build_maskrcnn(num_classes: Optional[int] = None,
                    image_size: Optional[Sequence[int]] = None,
                    *,
@@ -70,9 +73,9 @@ def build_maskrcnn(num_classes: Optional[int] = None,
                    norm_momentum: Rate = 0.997,
                    norm_epsilon: Epsilon = 0.0001,
                    l2_weight_decay: NonNegative = 0.0,
-                   cascade_iou_thresholds: Sequence[float] = (),
+                   cascade_iou_thresholds: IoUThresholds = (),
                    cascade_class_ensemble: bool = False,
-                   outer_boxes_scale: float = 1.0,
+                   outer_boxes_scale: ScaleAtLeastOne = 1.0,
                    foreground_mask_training: bool = True,
                    skip_padded_masks: bool = True):
   """Builds Model Garden's MaskRCNNModel from named parts; the model is built.
@@ -148,17 +151,17 @@ def build_maskrcnn(num_classes: Optional[int] = None,
     the two mask switches).
 
   Raises:
-    GinConfigError: a missing or wrong value, naming its gin binding.
+    registry.ConstraintError: a value outside its declared range or choices
+      (activation, norm_momentum, norm_epsilon, l2_weight_decay,
+      cascade_iou_thresholds, outer_boxes_scale); checked on every call, and
+      for gin bindings right after parsing.
+    GinConfigError: another missing or wrong value, naming its gin binding.
     ContractError: a backbone or decoder that breaks the feature contract.
   """
   anchors = AnchorSettings() if anchors is None else anchors
   _check_arguments(num_classes=num_classes, image_size=image_size, anchors=anchors,
-                   activation=activation, use_sync_bn=use_sync_bn,
-                   sync_bn_on_one_replica=sync_bn_on_one_replica, norm_momentum=norm_momentum,
-                   norm_epsilon=norm_epsilon, l2_weight_decay=l2_weight_decay,
-                   include_mask=include_mask, cascade_iou_thresholds=cascade_iou_thresholds,
-                   outer_boxes_scale=outer_boxes_scale,
-                   foreground_mask_training=foreground_mask_training,
+                   use_sync_bn=use_sync_bn, sync_bn_on_one_replica=sync_bn_on_one_replica,
+                   include_mask=include_mask, foreground_mask_training=foreground_mask_training,
                    skip_padded_masks=skip_padded_masks)
   keras = model_garden_keras()
   height, width = (int(side) for side in image_size)
@@ -413,8 +416,15 @@ def _synchronized_batch_norm(use_sync_bn: bool, sync_bn_on_one_replica: bool) ->
 
 
 def _check_arguments(**values) -> None:
-  """Raises GinConfigError naming the binding of the first missing or wrong value."""
-  is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+  """Raises GinConfigError naming the binding of the first missing or wrong value.
+
+  Only the values without a declared constraint in the signature. A declared
+  one is also checked right after parsing, in binding order: NUM_CLASSES = 1
+  would then be reported at this builder's binding in base/model.gin instead
+  of the data pipeline's, and a flag or the image size in the constraint's
+  words ('one of True, False', 'a list of 2 values') instead of these. 'Is
+  not set' and an AnchorSettings have no declared form.
+  """
   checks = {
       "num_classes": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 2,
                       "an int >= 2, the number of classes including background (91 for COCO)"),
@@ -422,18 +432,11 @@ def _check_arguments(**values) -> None:
           isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in v),
                      "[height, width], two positive ints"),
       "anchors": (lambda v: isinstance(v, AnchorSettings), "@maskrcnn.AnchorSettings()"),
-      "activation": (lambda v: isinstance(v, str), "an activation name such as 'relu'"),
       "use_sync_bn": (lambda v: isinstance(v, bool), "True or False"),
       "sync_bn_on_one_replica": (lambda v: isinstance(v, bool), "True or False"),
       "include_mask": (lambda v: isinstance(v, bool), "True or False"),
       "skip_padded_masks": (lambda v: isinstance(v, bool), "True or False"),
       "foreground_mask_training": (lambda v: isinstance(v, bool), "True or False"),
-      "norm_momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-      "norm_epsilon": (lambda v: is_number(v) and v > 0, "a positive number"),
-      "l2_weight_decay": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
-      "cascade_iou_thresholds": (lambda v: isinstance(v, (list, tuple)) and all(
-          is_number(t) and 0 < t < 1 for t in v), "a list of IoU thresholds in (0, 1)"),
-      "outer_boxes_scale": (lambda v: is_number(v) and v >= 1, "a number >= 1"),
   }
   for key, value in values.items():
     is_valid, expected = checks[key]

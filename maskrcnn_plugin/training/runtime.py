@@ -32,12 +32,20 @@ from registry.constraints import constraint
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
 
+# The strategies are Model Garden's `distribute_utils.get_distribution_strategy` where it
+# builds the same thing. It takes a strategy name and a GPU count; the factories add a
+# device of one's choice, the local devices of a machine without GPUs (several logical CPUs
+# in tests), and a check of TF_CONFIG. Unknown option names never reach them: the
+# parameters' declared choices reject those first, with close matches.
+
+
 @STRATEGIES.register("one_device")
 def one_device(device: Optional[str] = None) -> tf.distribute.Strategy:
   """One device: `device`, else the first GPU, else the CPU."""
-  if device is None:
-    device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
-  return tf.distribute.OneDeviceStrategy(device)
+  if device is not None:
+    return tf.distribute.OneDeviceStrategy(device)
+  has_gpu = bool(tf.config.list_logical_devices("GPU"))
+  return distribute_utils.get_distribution_strategy("one_device", num_gpus=int(has_gpu))
 
 
 @STRATEGIES.register("mirrored")
@@ -51,16 +59,16 @@ def mirrored(devices: Optional[Sequence[str]] = None,
     devices: Device names; default all GPUs, or all (logical) CPUs without GPUs.
     cross_device_ops: 'nccl', 'hierarchical_copy' or None (TensorFlow picks).
   """
+  # Written out: Model Garden's factory mirrors GPU:0..N-1 or the one CPU:0, not a
+  # device list or several logical CPUs.
   if devices is None:
     devices = ([d.name for d in tf.config.list_logical_devices("GPU")] or
                [d.name for d in tf.config.list_logical_devices("CPU")])
-  ops = {None: None, "nccl": tf.distribute.NcclAllReduce,
-         "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce}
-  if cross_device_ops not in ops:
-    raise UserError(f"strategies.mirrored.cross_device_ops must be one of 'nccl', "
-                    f"'hierarchical_copy' or None, got {cross_device_ops!r}.")
+  all_reduce = {"nccl": tf.distribute.NcclAllReduce,
+                "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce}
   return tf.distribute.MirroredStrategy(
-      devices=list(devices), cross_device_ops=ops[cross_device_ops] and ops[cross_device_ops]())
+      devices=list(devices),
+      cross_device_ops=all_reduce[cross_device_ops]() if cross_device_ops else None)
 
 
 @STRATEGIES.register("multi_worker_mirrored")
@@ -76,6 +84,8 @@ def multi_worker_mirrored(
   Args:
     communication: 'auto', 'ring' (gRPC) or 'nccl'.
   """
+  # Without TF_CONFIG TensorFlow would train alone as a one-worker cluster, and bad JSON
+  # fails deep inside it: both are said here first.
   if not os.environ.get("TF_CONFIG"):
     raise UserError("strategies.multi_worker_mirrored needs the TF_CONFIG environment "
                     "variable describing the cluster and this worker's task, e.g. "
@@ -85,15 +95,8 @@ def multi_worker_mirrored(
     json.loads(os.environ["TF_CONFIG"])
   except json.JSONDecodeError as error:
     raise UserError(f"TF_CONFIG is not valid JSON: {error}.") from error
-  options = {"auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
-             "ring": tf.distribute.experimental.CommunicationImplementation.RING,
-             "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL}
-  if communication not in options:
-    raise UserError(f"strategies.multi_worker_mirrored.communication must be one of "
-                    f"{', '.join(options)}, got {communication!r}.")
-  return tf.distribute.MultiWorkerMirroredStrategy(
-      communication_options=tf.distribute.experimental.CommunicationOptions(
-          implementation=options[communication]))
+  return distribute_utils.get_distribution_strategy(
+      "multi_worker_mirrored", all_reduce_alg=None if communication == "auto" else communication)
 
 
 @STRATEGIES.register("tpu")

@@ -1,10 +1,13 @@
 """`maskrcnn list` and `maskrcnn describe` through the CLI entry point."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from maskrcnn_plugin import registries
+from maskrcnn_plugin.cli import builtin_names
 from maskrcnn_plugin.cli.main import main
 
 
@@ -16,6 +19,27 @@ def test_list_shows_every_registry_with_its_builtin_names(capsys):
   backbones = next(line for line in lines if line.startswith("backbones "))
   for name in ("resnet", "mobilenet", "spinenet"):
     assert name in backbones
+
+
+def test_names_read_from_source_are_the_registries_after_loading():
+  """What `maskrcnn list` prints without importing TensorFlow is what the registries hold."""
+  read = builtin_names.read_builtin_names()
+  registries.load_components()
+  builtin = {kind: [name for name in registry_.names()  # not what other tests register
+                    if registry_.get_original(name).__module__.startswith("maskrcnn_plugin.")]
+             for kind, registry_ in registries.ALL.items()}
+  assert read == builtin
+
+
+def test_list_in_a_fresh_process_does_not_import_tensorflow():
+  script = ("import sys; from maskrcnn_plugin.cli.main import main; status = main(['list']); "
+            "print('tensorflow' in sys.modules); sys.exit(status)")
+  done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=300, check=False)
+  assert done.returncode == 0, done.stderr
+  lines = done.stdout.splitlines()
+  assert lines[-1] == "False"
+  assert [line.split()[0] for line in lines[:-1]] == sorted(registries.ALL)
 
 
 def test_list_one_registry_as_json(capsys):

@@ -10,8 +10,9 @@ from maskrcnn_plugin import gin_config
 from maskrcnn_plugin.cli.main import main
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.params import PositiveInt
+from maskrcnn_plugin.modeling import build_maskrcnn
 from maskrcnn_plugin.registries import BACKBONES
-from registry import OneOf
+from registry import ConstraintError, OneOf
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,6 +62,12 @@ def test_scope_of_ones_own_needs_a_reference_that_enters_it():
     gin_config.parse_gin([], ["wide/backbones.ranged_net.width = 64"])
   gin_config.parse_gin([], ["wide/backbones.ranged_net.width = 64",
                             "maskrcnn.build_maskrcnn.backbone = @wide/backbones.ranged_net"])
+
+
+def test_the_builders_declared_ranges_are_checked_on_a_python_call_too():
+  with pytest.raises(ConstraintError, match=r"^maskrcnn.build_maskrcnn.outer_boxes_scale = 0.5 "
+                                            r"is not valid: it must be a number >= 1\."):
+    build_maskrcnn(num_classes=3, image_size=[64, 64], outer_boxes_scale=0.5)
 
 
 def test_describe_shows_the_valid_values(capsys):

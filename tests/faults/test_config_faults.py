@@ -186,6 +186,9 @@ VALUE_CASES = [
      "nms_version = 'v3' is not valid: it must be one of 'v2', 'v1', 'batched'."),
     ("mask_sampler_count", "mask_samplers.mask_sampler.num_sampled_masks = 0",
      "mask_samplers.mask_sampler.num_sampled_masks = 0 is not valid: it must be an int >= 1"),
+    ("builder_iou_list", "maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6, 1.2]",
+     "maskrcnn.build_maskrcnn.cascade_iou_thresholds = [0.6, 1.2] is not valid: it must be a "
+     "list of values each in (0, 1). Item 1.2 is not valid."),
     ("anchors_count", "maskrcnn.AnchorSettings.num_scales = 0",
      "maskrcnn.AnchorSettings.num_scales = 0 is not valid: it must be an int >= 1"),
     ("anchors_level", "maskrcnn.AnchorSettings.max_level = 12",
@@ -211,6 +214,9 @@ VALUE_CASES = [
      "freezing.freeze.backbone_stages = -1 is not valid: it must be an int in [0, 10]"),
     ("precision_name", "runtime.mixed_precision = 'bfloat16'",
      "runtime.mixed_precision = 'bfloat16' is not valid: it must be one of 'float32'"),
+    ("strategy_option_choice", "strategies.multi_worker_mirrored.communication = 'rign'",
+     "strategies.multi_worker_mirrored.communication = 'rign' is not valid: it must be one of "
+     "'auto', 'ring', 'nccl'. Did you mean 'ring'?"),
     # Scopes: gin accepts any scope and ignores bindings under one nothing enters.
     ("misspelled_train_scope", "trian/data.input_pipeline.shuffle_buffer_size = 16",
      "Gin scope 'trian' is never entered, so this binding would be silently ignored"),
