@@ -64,7 +64,7 @@ def test_installed_filter_passes_everything_else_even_when_the_process_dies(tmp_
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, one_shard_shapes_dir):
-  """`tiny_run(*options)`: the `maskrcnn` program trains tiny.gin for one step; returns the
+  """`tiny_run(*options)`: the `maskrcnn` program trains the tiny training gin for one step; returns the
   CompletedProcess (text). The gin file imports a module that writes a C++-style warning to
   fd 2 and a Python warning."""
   folder = tmp_path_factory.mktemp("console")
