@@ -170,7 +170,7 @@ def test_decoders_and_parsers_keep_their_registry_protocols():
 
 
 def test_a_decoder_summary_without_the_checked_keys_fails_when_the_pipeline_is_built(
-    shapes_dir):
+    sharded_shapes_dir):
 
   class NoMaskCount:
     def __init__(self):
@@ -184,7 +184,7 @@ def test_a_decoder_summary_without_the_checked_keys_fails_when_the_pipeline_is_b
       del summary["num_masks"]
       return summary
 
-  _parse_shapes_gin(shapes_dir)
+  _parse_shapes_gin(sharded_shapes_dir)
   with pytest.raises(UserError) as info, gin.config_scope("eval"):
     input_pipeline(decoder=NoMaskCount())
   message = first_line(info.value)  # gin adds its call note below

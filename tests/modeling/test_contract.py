@@ -136,7 +136,7 @@ class _Subclassed(keras.Model):
 ], ids=["functional", "subclassed"])
 def test_missing_output_specs_are_inferred_and_logged(register, factory, inferred_from, caplog):
   register("unspecified_net", factory)
-  parse_gin([], SMALL + ("maskrcnn.build_maskrcnn.backbone = @backbones.unspecified_net",))
+  parse_tiny_shapes("maskrcnn.build_maskrcnn.backbone = @backbones.unspecified_net")
   verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)
   try:
@@ -210,7 +210,7 @@ def test_wrong_gin_value_names_the_binding(binding, expected):
 def test_a_backbone_model_id_model_garden_lacks_is_refused_by_its_declared_choices(binding,
                                                                                   expected):
   with pytest.raises(GinConfigError) as info:
-    parse_gin([], SMALL + (binding,))
+    parse_tiny_shapes(binding)
   assert str(info.value).startswith(expected)
 
 
