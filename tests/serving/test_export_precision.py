@@ -7,7 +7,7 @@ import pytest
 
 from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.serving.coco_results import evaluate_results
-from test_predict_matches_evaluator import own_detections_as_ground_truth
+from helpers.coco_ground_truth import own_detections_as_ground_truth
 
 
 def predict(saved_model, data, output):

@@ -3,12 +3,15 @@ SavedModel's detections.
 
 The model is the shared untrained shapes model: a 40-step training run gave
 saturated scores (1.0) and zero-area boxes, whose order among ties differs
-between runtimes. The 1000-step shapes demo is compared in docs/serving.md.
+between runtimes. With MASKRCNN_ONNX_TRAINED_RUN=DIR (a training folder of the
+shapes config, e.g. the demo's runs/shapes_r18_cpu) the parity test runs on
+that trained model instead.
 
 Skipped unless the optional onnx extra (tf2onnx, onnxruntime) is installed.
 """
 
 import json
+import os
 
 import numpy as np
 from pycocotools import mask as mask_api
@@ -17,7 +20,8 @@ import pytest
 from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.serving.coco_results import evaluate_results
 
-from test_predict_matches_evaluator import own_detections_as_ground_truth  # pylint: disable=wrong-import-order
+from helpers.coco_ground_truth import own_detections_as_ground_truth
+from helpers.run_folders import export
 
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
@@ -32,19 +36,26 @@ def shapes_data(tmp_path_factory):
   return data
 
 
+@pytest.fixture(scope="module")
+def parity_model(request, tmp_path_factory):
+  """(training folder, its SavedModel): MASKRCNN_ONNX_TRAINED_RUN's, else the untrained one."""
+  trained = os.environ.get("MASKRCNN_ONNX_TRAINED_RUN")
+  if not trained:
+    return request.getfixturevalue("model_dir"), request.getfixturevalue("saved_model")
+  return trained, export(trained, str(tmp_path_factory.mktemp("trained") / "saved_model"))
+
+
 def predict(output, *flags):
   assert cli_main(["predict", f"--output={output}", "--score_threshold=0.3", *flags]) == 0
   return json.loads((output / "coco_results.json").read_text())
 
 
-def test_onnx_runtime_matches_the_savedmodel(model_dir, saved_model, shapes_data, tmp_path,
-                                             capsys):
-  run, data = model_dir, shapes_data
+def test_onnx_runtime_matches_the_savedmodel(parity_model, shapes_data, tmp_path, capsys):
+  (run, saved), data = parity_model, shapes_data
   onnx_file = tmp_path / "shapes.onnx"
   assert cli_main(["export", f"--model_dir={run}", f"--output={onnx_file}",
                    "--format=onnx"]) == 0
   assert "checked in ONNX Runtime" in capsys.readouterr().out
-  saved = saved_model
   images = f"--images={data}/images/val/*.png"
   annotations = f"--annotations={data}/instances_val.json"
   reference = predict(tmp_path / "tf", f"--saved_model={saved}", images, annotations)

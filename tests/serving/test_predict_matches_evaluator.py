@@ -13,28 +13,12 @@ import json
 import os
 import shutil
 
-from pycocotools import mask as mask_api
 import pytest
 
 from maskrcnn_plugin.cli.main import main as cli_main
 from maskrcnn_plugin.serving.coco_results import evaluate_results
 
-
-def own_detections_as_ground_truth(annotation_file, results, output, min_score=0.2):
-  """A COCO annotation file whose objects are the results scoring above min_score."""
-  with open(annotation_file, encoding="utf-8") as file:
-    dataset = json.load(file)
-  objects = []
-  for result in results:
-    area = float(mask_api.area(result["segmentation"]))
-    if result["score"] > min_score and area > 0:
-      objects.append({"id": len(objects) + 1, "image_id": result["image_id"],
-                      "category_id": result["category_id"], "bbox": result["bbox"],
-                      "segmentation": result["segmentation"], "area": area, "iscrowd": 0})
-  dataset["annotations"] = objects
-  with open(output, "w", encoding="utf-8") as file:
-    json.dump(dataset, file)
-  return len(objects)
+from helpers.coco_ground_truth import own_detections_as_ground_truth
 
 
 def test_predict_results_score_what_the_evaluator_reports(model_dir, tmp_path):
