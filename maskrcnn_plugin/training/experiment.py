@@ -32,6 +32,7 @@ from maskrcnn_plugin.dataloaders import files as files_lib, record_checks
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.gin_config import bound_value
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.modeling.precision import policy_scope
 from maskrcnn_plugin.params import OptionalPositiveInt, Positive, PositiveInt
 from maskrcnn_plugin.run_modes import MODES
 from maskrcnn_plugin.training import evaluator as evaluator_lib, freezing, progress, run_dir
@@ -190,16 +191,18 @@ def run(model_dir: str, mode: str = "train_and_eval", inputs: Optional[Inputs] =
   if printer is None:
     stdout = sys.stdout
     printer = lambda line: print(line, file=stdout, flush=True)
-  with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
-    return _run(model_dir, mode, inputs, printer)
+  runtime = runtime_lib.Runtime()
+  runtime_lib.configure_devices(runtime)
+  # The run's layers take runtime.policy; the caller's global policy is back afterwards.
+  with (contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()),
+        policy_scope(runtime.policy)):
+    return _run(model_dir, mode, inputs, printer, runtime)
 
 
 def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
-         printer: Callable[[str], None]) -> Result:
-  """`run` with stdout already redirected."""
+         printer: Callable[[str], None], runtime: runtime_lib.Runtime) -> Result:
+  """`run` with stdout redirected and the precision policy set."""
   config_str = gin.config_str()
-  runtime = runtime_lib.Runtime()
-  runtime_lib.configure_devices(runtime)
   if runtime.mixed_precision == "auto":
     printer(f"runtime.mixed_precision = 'auto': {runtime.policy} "
             f"({runtime_lib.auto_precision()[1]}).")

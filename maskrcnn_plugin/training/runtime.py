@@ -158,7 +158,8 @@ def auto_precision() -> Tuple[str, str]:
 
 
 def configure_devices(runtime: Runtime) -> None:
-  """GPU memory growth and the Keras precision policy (`runtime.policy`); call before building models."""
+  """GPU memory growth, and a check that `runtime.policy` can run here; call before
+  building models, inside `precision.policy_scope(runtime.policy)`."""
   gpus = tf.config.list_physical_devices("GPU")
   if runtime.gpu_memory_growth:
     for gpu in gpus:
@@ -170,8 +171,6 @@ def configure_devices(runtime: Runtime) -> None:
     raise UserError("runtime.mixed_precision = 'mixed_float16' needs a GPU (float16 is slow "
                     "and unscaled elsewhere); use 'mixed_bfloat16' on CPU or TPU, or "
                     "'float32'.")
-  from maskrcnn_plugin.keras_setup import model_garden_keras  # pylint: disable=import-outside-toplevel
-  model_garden_keras().mixed_precision.set_global_policy(runtime.policy)
 
 
 def make_strategy(runtime: Runtime) -> tf.distribute.Strategy:

@@ -36,7 +36,9 @@ def test_predict_results_score_what_the_evaluator_reports(model_dir, tmp_path):
   ground_truth = tmp_path / "ground_truth.json"
   assert own_detections_as_ground_truth(data / "instances_val.json", results, ground_truth) >= 16
 
-  params = [f"SHAPES_DIR = '{data}'", f"evaluation.coco_metric.annotation_file = '{ground_truth}'"]
+  # predict builds the model in float32; so does this evaluation, on any CPU.
+  params = [f"SHAPES_DIR = '{data}'", f"evaluation.coco_metric.annotation_file = '{ground_truth}'",
+            "runtime.mixed_precision = 'float32'"]
   assert cli_main(["train", "--gin_file=maskrcnn_shapes_r18_cpu", f"--model_dir={run}",
                    "--mode=eval", *[f"--gin_param={p}" for p in params]]) == 0
   with open(run / "eval" / "metrics_0.json", encoding="utf-8") as file:

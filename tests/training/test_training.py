@@ -14,6 +14,7 @@ import tensorflow as tf
 from helpers import model_garden_training as fixtures
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.gin_config import bound_value, parse_gin
 
 BASE_BINDINGS = """
 schedule.train_steps = 4
@@ -111,6 +112,23 @@ def test_continuous_eval_scores_the_final_checkpoint_and_stops(trained, records,
   assert result.step == 4
   assert result.metrics["mask/AP"] == pytest.approx(trained[0].metrics["mask/AP"], abs=1e-6)
   assert sum(line.startswith("eval at step 4") for line in lines) == 1
+
+
+def test_bfloat16_run_trains_in_bfloat16_and_leaves_the_global_policy_as_it_was(
+    records, tmp_path):
+  keras = tf.keras
+  result, lines = run_tiny(records, tmp_path / "run", "train",
+                           "runtime.mixed_precision = 'mixed_bfloat16'")
+  assert keras.mixed_precision.global_policy().name == "float32"
+  policies = {layer.dtype_policy.name for layer in result.model.backbone.layers}
+  assert "mixed_bfloat16" in policies
+  loss = float(re.search(r"loss ([0-9.]+)", lines[-1]).group(1))
+  assert result.step == 4 and np.isfinite(loss)
+
+
+def test_shipped_demo_trains_in_the_machines_fast_precision():
+  parse_gin(["maskrcnn_shapes_r18_cpu"])
+  assert bound_value("runtime.mixed_precision") == "auto"
 
 
 def test_eval_without_checkpoint_is_a_clear_error(records, tmp_path):
