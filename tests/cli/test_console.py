@@ -1,12 +1,14 @@
 """The `maskrcnn` program's stderr: grappler's cost-estimator lines hidden unless --verbose,
 everything else passed through in order."""
 
+import glob
 import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+import tensorflow as tf
 
 from maskrcnn_plugin.cli.stderr_filter import LineFilter
 
@@ -81,11 +83,14 @@ def tiny_run(tmp_path_factory, one_shard_shapes_dir):
   runs = iter(range(100))
 
   def run(*options, gin_params=()):
-    return subprocess.run(
+    model_dir = folder / f"run{next(runs)}"
+    result = subprocess.run(
         [sys.executable, "-m", "maskrcnn_plugin.cli.main", *options, "train",
          f"--gin_file={folder / 'noisy.gin'}", *(f"--gin_param={p}" for p in gin_params),
-         f"--model_dir={folder / f'run{next(runs)}'}", "--mode=train"],
+         f"--model_dir={model_dir}", "--mode=train"],
         env=env, capture_output=True, text=True, timeout=900, check=False)
+    result.model_dir = model_dir
+    return result
   return run
 
 
@@ -96,6 +101,20 @@ def test_train_hides_the_cost_estimator_warning_and_shows_other_warnings(tiny_ru
   assert "PredictCost" not in result.stderr
   assert OTHER_CPP_WARNING.decode() in result.stderr
   assert "noisy_plugin: a Python warning that must show" in result.stderr
+
+
+def test_the_program_exits_with_the_runs_files_complete(tiny_run):
+  """The program skips Python's finalization: what it wrote must be whole without it."""
+  result = tiny_run()
+  assert result.returncode == 0, result.stderr
+  assert tf.train.latest_checkpoint(str(result.model_dir)).endswith("ckpt-1")
+  steps = set()
+  for path in glob.glob(str(result.model_dir / "train" / "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      if any(value.tag == "total_loss" for value in event.summary.value):
+        steps.add(event.step)
+  assert steps == {1}
 
 
 def test_verbose_train_shows_the_cost_estimator_warning(tiny_run):
