@@ -31,7 +31,7 @@ def test_gin_files_are_package_data_and_cli_is_a_console_script():
   config = _pyproject()
   assert config["tool"]["setuptools"]["package-dir"] == {"maskrcnn_plugin.gin_configs": "gin_configs"}
   assert "**/*.gin" in config["tool"]["setuptools"]["package-data"]["maskrcnn_plugin.gin_configs"]
-  assert config["project"]["scripts"]["maskrcnn"] == "maskrcnn_plugin.cli.main:main"
+  assert config["project"]["scripts"]["maskrcnn"] == "maskrcnn_plugin.cli.main:program"
 
 
 def test_tf_keras_line_is_pinned_to_the_tensorflow_line():
