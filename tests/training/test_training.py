@@ -15,6 +15,7 @@ from helpers import model_garden_training as fixtures
 from maskrcnn_plugin import training
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.gin_config import bound_value, parse_gin
+from maskrcnn_plugin.keras_setup import model_garden_keras
 
 BASE_BINDINGS = """
 schedule.train_steps = 4
@@ -116,7 +117,7 @@ def test_continuous_eval_scores_the_final_checkpoint_and_stops(trained, records,
 
 def test_bfloat16_run_trains_in_bfloat16_and_leaves_the_global_policy_as_it_was(
     records, tmp_path):
-  keras = tf.keras
+  keras = model_garden_keras()
   result, lines = run_tiny(records, tmp_path / "run", "train",
                            "runtime.mixed_precision = 'mixed_bfloat16'")
   assert keras.mixed_precision.global_policy().name == "float32"
