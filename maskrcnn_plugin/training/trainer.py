@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
+from maskrcnn_plugin.modeling import native_roi_align
 from maskrcnn_plugin.training.losses import LOSS_TERMS, MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import learning_rate_at
 
@@ -46,8 +47,9 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     strategy: The distribution strategy.
     global_step: The int64 step variable that checkpoints keep.
     jit_compile: Compile the forward and backward pass with XLA. XLA needs
-      static shapes, so a model with `foreground_mask_training` is switched
-      to Model Garden's padded mask training.
+      static shapes and has no CropAndResize kernel, so a model with
+      `foreground_mask_training` is switched to Model Garden's padded mask
+      training, and native ROI aligners to Model Garden's gathers.
   """
 
   def __init__(self, *, model, optimizer, losses: MaskRCNNLosses,
@@ -67,6 +69,9 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
                    "num_sampled_masks slots per image (Model Garden's padded path) instead of "
                    "the foreground ROIs only.")
       model.foreground_mask_training = False
+    if jit_compile and native_roi_align.use_model_garden_kernel(model):
+      logging.info("runtime.jit_compile: XLA has no CropAndResize kernel, so ROI align runs "
+                   "Model Garden's gathers (align_kernel = 'model_garden').")
     with strategy.scope():
       self.loss_metrics = {name: keras.metrics.Mean(name, dtype=tf.float32)
                            for name in LOSS_TERMS}
