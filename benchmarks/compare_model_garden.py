@@ -34,13 +34,14 @@ weights in the same order. For each it measures, in float32 on the CPU:
 
 The plugin runs with its defaults, which include its speed-ups: the mask head
 trained on foreground ROIs only (foreground_mask_training) and run on kept
-detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
-(nms_kernel = 'native') and, with one replica, fused instead of synchronized
+detections only at inference (skip_padded_masks), NMS and ROI align on
+TensorFlow's kernels (nms_kernel, align_kernel = 'native') and, with one
+replica, fused instead of synchronized
 batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
 float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
 on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
-switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
-the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
+switched off alone in the same windows ('plugin MG NMS', 'plugin MG ROI
+align', 'plugin SyncBN' on the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
 padded masks' are always measured), and the speed-ups not kept are measured too:
 XLA (training) and one step per compiled loop. The load average is printed
 with each phase; figures are medians.
@@ -89,6 +90,9 @@ R50_TRAINING = (
 # Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
+# Model Garden's gather-based ROI align in both aligners.
+MODEL_GARDEN_ALIGN = ("roi_aligners.multilevel_roi_aligner.align_kernel = 'model_garden'",
+                      "roi_aligners.multilevel_mask_roi_aligner.align_kernel = 'model_garden'")
 
 
 def _load() -> str:
@@ -122,11 +126,6 @@ class _Side:
     return steps * self.batch_size / (time.perf_counter() - start)
 
 
-def _set_policy(policy: str) -> None:
-  from maskrcnn_plugin.keras_setup import model_garden_keras  # pylint: disable=import-outside-toplevel
-  model_garden_keras().mixed_precision.set_global_policy(policy)
-
-
 def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = True,
                  policy: str = "float32", jit_compile: bool = False,
                  bindings: Sequence[str] = ()) -> _Side:
@@ -139,17 +138,17 @@ def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = T
   import gin
   import orbit
   from maskrcnn_plugin.modeling import build_maskrcnn
+  from maskrcnn_plugin.modeling.precision import policy_scope
   from maskrcnn_plugin.training.experiment import plugin_inputs
   from maskrcnn_plugin.training.losses import MaskRCNNLosses
   from maskrcnn_plugin.training.optimization import build_optimizer
   from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
 
-  _set_policy(policy)
   scope = re.sub(r"\W", "_", name)
   with gin.unlock_config():
     gin.parse_config([f"{scope}/{binding}" for binding in bindings])
   inputs = plugin_inputs()
-  with strategy.scope():
+  with policy_scope(policy), strategy.scope():
     with gin.config_scope(scope):  # Not around the trainer: its input pipeline has scope 'train'.
       model = build_maskrcnn()
     trainer = None
@@ -159,7 +158,6 @@ def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = T
                                 losses=MaskRCNNLosses(model), dataset_fn=inputs.train_dataset_fn,
                                 strategy=strategy, global_step=global_step,
                                 jit_compile=jit_compile)
-  _set_policy("float32")
   return _Side(name, model, trainer, setting.batch_size)
 
 
@@ -291,6 +289,10 @@ def timing_worker(args) -> Dict:
                                           bindings=MODEL_GARDEN_NMS)
     train_candidates.append("plugin MG NMS")
     infer_names.append("plugin MG NMS")
+    sides["plugin MG ROI align"] = _plugin_side("plugin MG ROI align", setting, strategy,
+                                                bindings=MODEL_GARDEN_ALIGN)
+    train_candidates.append("plugin MG ROI align")
+    infer_names.append("plugin MG ROI align")
     if setting.model == "r50":  # The shapes config has no synchronized batch norm.
       sides["plugin SyncBN"] = _plugin_side("plugin SyncBN", setting, strategy,
                                             bindings=[f"{BUILD}.sync_bn_on_one_replica = True"])
