@@ -467,7 +467,7 @@ def _table(results: List[Dict]) -> str:
           infer["plugin padded masks"], mg_infer)
       add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
           infer["plugin"], mg_infer)
-    for side in ("plugin MG NMS", "plugin bf16"):
+    for side in ("plugin MG NMS", "plugin MG ROI align", "plugin bf16"):
       if side in infer:
         add(f"inference images/s, {side}", infer[side], mg_infer)
     for side, ap in result.get("ap", {}).items():

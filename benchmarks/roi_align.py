@@ -8,8 +8,11 @@ image with 64 channels, the box head's 128 ROIs per image at 7x7 and the
 mask head's 24 foreground ROIs per image at 14x14, in float32 and bfloat16.
 Rounds alternate the order of the two sides; each figure is the median of
 the rounds' per-call times, the ratio is Model Garden's time over the
-plugin's. The largest difference of the crops and of the gradients is
-printed too.
+plugin's. Each side's error is against Model Garden's float32 result on the
+same (rounded) features: the largest difference of the crops, and of the
+feature gradients per level, over the largest magnitude of the reference. In
+bfloat16 Model Garden interpolates and sums the gradient in bfloat16, the
+plugin in float32.
 """
 
 import argparse
@@ -51,8 +54,10 @@ def _forward_backward(align, crop_size: int):
   return step
 
 
-def _max_difference(ours, theirs) -> float:
-  return float(tf.reduce_max(tf.abs(tf.cast(ours, tf.float32) - tf.cast(theirs, tf.float32))))
+def _relative_difference(values, reference) -> float:
+  """The largest difference over the largest magnitude of the reference."""
+  values, reference = tf.cast(values, tf.float32), tf.cast(reference, tf.float32)
+  return float(tf.reduce_max(tf.abs(values - reference)) / tf.reduce_max(tf.abs(reference)))
 
 
 def main() -> None:
@@ -65,14 +70,21 @@ def main() -> None:
       "plugin": lambda f, b, size: native_roi_align.multilevel_crop_and_resize(f, b, size, 0.5),
   }
   print("| dtype | ROIs per image x crop | Model Garden ms | plugin ms | MG / plugin "
-        "| max crop difference | max gradient difference |")
+        "| crop error MG, plugin | gradient error MG, plugin |")
   print("|---|---|---:|---:|---:|---:|---:|")
   for dtype in (tf.float32, tf.bfloat16):
     for rois, crop_size in ((128, 7), (24, 14)):
       features, boxes = _inputs(dtype, 8, rois)
       steps = {name: _forward_backward(align, crop_size) for name, align in sides.items()}
-      (our_crops, our_gradients), (their_crops, their_gradients) = (
-          steps[name](features, boxes) for name in ("plugin", "Model Garden"))  # tracing
+      results = {name: step(features, boxes) for name, step in steps.items()}  # tracing
+      reference_crops, reference_gradients = _forward_backward(sides["Model Garden"], crop_size)(
+          {level: tf.cast(value, tf.float32) for level, value in features.items()}, boxes)
+      errors = {}
+      for name, (crops, gradients) in results.items():
+        gradient_error = max(_relative_difference(gradients[level], reference_gradients[level])
+                             for level in features
+                             if tf.reduce_any(reference_gradients[level] != 0))
+        errors[name] = (_relative_difference(crops, reference_crops), gradient_error)
       times = {name: [] for name in steps}
       for round_index in range(args.rounds):
         order = list(steps) if round_index % 2 == 0 else list(reversed(steps))
@@ -82,11 +94,11 @@ def main() -> None:
             steps[name](features, boxes)
           times[name].append((time.perf_counter() - start) / CALLS_PER_ROUND)
       theirs, ours = (float(np.median(times[name])) for name in ("Model Garden", "plugin"))
-      gradient_gap = max(_max_difference(our_gradients[level], their_gradients[level])
-                         for level in features)
+      (mg_crops, mg_gradients), (our_crops, our_gradients) = (
+          errors[name] for name in ("Model Garden", "plugin"))
       print(f"| {dtype.name} | {rois} x {crop_size}x{crop_size} | {theirs * 1e3:.2f} "
-            f"| {ours * 1e3:.2f} | {theirs / ours:.2f} | {_max_difference(our_crops, their_crops):.1e} "
-            f"| {gradient_gap:.1e} |", flush=True)
+            f"| {ours * 1e3:.2f} | {theirs / ours:.2f} | {mg_crops:.1e}, {our_crops:.1e} "
+            f"| {mg_gradients:.1e}, {our_gradients:.1e} |", flush=True)
 
 
 if __name__ == "__main__":
