@@ -15,16 +15,20 @@ branch, each bound through `maskrcnn.build_maskrcnn`:
   Model Garden's.
 
 Either switch off runs Model Garden's code for that mode. Mask logits and
-probabilities are float32 under a mixed precision policy.
+probabilities are float32 under a mixed precision policy. XLA (the train
+step under `runtime.jit_compile`, every step on a TPU) needs static shapes and
+has no CropAndResize kernel: `use_static_shapes` switches to Model Garden's
+paths for it.
 """
 
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 import tensorflow as tf
 from official.vision.modeling import maskrcnn_model as mg_maskrcnn_model
 
 from maskrcnn_plugin.modeling.detected_masks import detected_mask_outputs
 from maskrcnn_plugin.modeling.foreground_masks import foreground_mask_outputs
+from maskrcnn_plugin.modeling.native_roi_align import use_model_garden_kernel
 
 
 class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
@@ -43,6 +47,22 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
     super().__init__(*args, **kwargs)
     self.foreground_mask_training = foreground_mask_training
     self.skip_padded_masks = skip_padded_masks
+
+  def use_static_shapes(self, *, inference: bool = True) -> List[str]:
+    """Switches to the paths XLA compiles; returns the settings it switched off.
+
+    Model Garden's padded mask training, its ROI align gathers (both
+    aligners) and, with `inference`, its padded inference masks. Call before
+    the model's first traced call.
+    """
+    switched = []
+    if self.foreground_mask_training:
+      self.foreground_mask_training = False
+      switched.append("foreground_mask_training")
+    if inference and self.skip_padded_masks:
+      self.skip_padded_masks = False
+      switched.append("skip_padded_masks")
+    return switched + [f"{name} align_kernel 'native'" for name in use_model_garden_kernel(self)]
 
   def get_config(self) -> Mapping[str, Any]:
     return {**super().get_config(), "foreground_mask_training": self.foreground_mask_training,

@@ -24,8 +24,9 @@ Boxes reaching beyond the image are where the two differ: Model Garden
 clamps to the edge (and extrapolates linearly below 0), the kernel reads
 zeros there.
 
-XLA has no CropAndResize kernel: under `runtime.jit_compile` the trainer
-switches these layers to Model Garden's gathers (`use_model_garden_kernel`).
+XLA has no CropAndResize kernel: under `runtime.jit_compile` and on TPUs
+these layers run Model Garden's gathers (`use_model_garden_kernel`, called
+by `MaskRCNNModel.use_static_shapes`).
 
 `roi_aligners.multilevel_roi_aligner.align_kernel` and
 `roi_aligners.multilevel_mask_roi_aligner.align_kernel` select this layer
@@ -114,12 +115,13 @@ def use_model_garden_kernel(model) -> List[str]:
     model: A Model Garden `MaskRCNNModel`, before its first traced call.
 
   Returns:
-    The names of the attributes switched ('roi_aligner', 'mask_roi_aligner').
+    The names of the attributes switched by this call ('roi_aligner',
+    'mask_roi_aligner').
   """
   switched = []
   for name in ("roi_aligner", "mask_roi_aligner"):
     layer = getattr(model, name, None)
-    if isinstance(layer, NativeROIAligner):
+    if isinstance(layer, NativeROIAligner) and not layer.model_garden_kernel:
       layer.model_garden_kernel = True
       switched.append(name)
   return switched

@@ -226,6 +226,9 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
 
   with strategy.scope():
     model = inputs.model_fn()
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+      printer("TPU: XLA compiles every step and needs static shapes, so Model Garden's paths "
+              f"replace {', '.join(model.use_static_shapes())}.")
     global_step = orbit.utils.create_global_step()
     items = {"model": model, "global_step": global_step}
     optimizer = None

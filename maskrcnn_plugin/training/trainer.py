@@ -21,7 +21,6 @@ import tensorflow as tf
 
 from maskrcnn_plugin.errors import UserError
 from maskrcnn_plugin.keras_setup import model_garden_keras
-from maskrcnn_plugin.modeling import native_roi_align
 from maskrcnn_plugin.training.losses import LOSS_TERMS, MaskRCNNLosses
 from maskrcnn_plugin.training.optimization import learning_rate_at
 
@@ -47,9 +46,9 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     strategy: The distribution strategy.
     global_step: The int64 step variable that checkpoints keep.
     jit_compile: Compile the forward and backward pass with XLA. XLA needs
-      static shapes and has no CropAndResize kernel, so a model with
-      `foreground_mask_training` is switched to Model Garden's padded mask
-      training, and native ROI aligners to Model Garden's gathers.
+      static shapes and has no CropAndResize kernel, so the model is switched
+      to Model Garden's padded mask training and ROI align gathers
+      (`MaskRCNNModel.use_static_shapes`).
   """
 
   def __init__(self, *, model, optimizer, losses: MaskRCNNLosses,
@@ -64,14 +63,13 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     keras = model_garden_keras()
     self._loss_scaling = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
     self._outer_boxes = model.get_config().get("outer_boxes_scale", 1.0) > 1.0
-    if jit_compile and getattr(model, "foreground_mask_training", False):
-      logging.info("runtime.jit_compile: XLA needs static shapes, so the mask head trains on all "
-                   "num_sampled_masks slots per image (Model Garden's padded path) instead of "
-                   "the foreground ROIs only.")
-      model.foreground_mask_training = False
-    if jit_compile and native_roi_align.use_model_garden_kernel(model):
-      logging.info("runtime.jit_compile: XLA has no CropAndResize kernel, so ROI align runs "
-                   "Model Garden's gathers (align_kernel = 'model_garden').")
+    if jit_compile:
+      switched = model.use_static_shapes(inference=False)
+      if switched:
+        logging.info("runtime.jit_compile: XLA needs static shapes and has no CropAndResize "
+                     "kernel, so the train step runs Model Garden's paths instead of: %s "
+                     "(the mask head trains on all num_sampled_masks slots).",
+                     ", ".join(switched))
     with strategy.scope():
       self.loss_metrics = {name: keras.metrics.Mean(name, dtype=tf.float32)
                            for name in LOSS_TERMS}

@@ -178,8 +178,20 @@ def test_jit_compile_runs_model_gardens_gathers():
   assert not model.roi_aligner.model_garden_kernel
   make_trainer(True)
   assert model.roi_aligner.model_garden_kernel and model.mask_roi_aligner.model_garden_kernel
+  assert not model.foreground_mask_training
+  assert model.skip_padded_masks  # inference is not compiled with XLA
   features, boxes = _pyramid(batch=1), _boxes(batch=1, count=8)
   compiled = tf.function(lambda f, b: model.roi_aligner(f, b), jit_compile=True)
   np.testing.assert_allclose(compiled(features, boxes).numpy(),
                              native_roi_align.multilevel_crop_and_resize(features, boxes, 7, 0.5),
                              rtol=1e-5, atol=1e-5)
+
+
+def test_static_shapes_switch_every_dynamic_path_once():
+  """What a TPU (XLA everywhere) runs: Model Garden's padded masks and ROI align."""
+  model = _tiny_model("native")
+  assert model.use_static_shapes() == [
+      "foreground_mask_training", "skip_padded_masks", "roi_aligner align_kernel 'native'",
+      "mask_roi_aligner align_kernel 'native'"]
+  assert not (model.foreground_mask_training or model.skip_padded_masks)
+  assert model.use_static_shapes() == []
