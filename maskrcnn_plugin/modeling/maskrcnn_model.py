@@ -17,8 +17,8 @@ branch, each bound through `maskrcnn.build_maskrcnn`:
 Either switch off runs Model Garden's code for that mode. Mask logits and
 probabilities are float32 under a mixed precision policy. XLA (the train
 step under `runtime.jit_compile`, every step on a TPU) needs static shapes and
-has no CropAndResize kernel: `use_static_shapes` switches to Model Garden's
-paths for it.
+has no CropAndResize kernel (the native ROI align at inference):
+`use_static_shapes` switches to Model Garden's paths for it.
 """
 
 from typing import Any, List, Mapping, Optional
@@ -51,18 +51,20 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
   def use_static_shapes(self, *, inference: bool = True) -> List[str]:
     """Switches to the paths XLA compiles; returns the settings it switched off.
 
-    Model Garden's padded mask training, its ROI align gathers (both
-    aligners) and, with `inference`, its padded inference masks. Call before
-    the model's first traced call.
+    Model Garden's padded mask training and, with `inference`, its padded
+    inference masks and its ROI align gathers at inference (in training the
+    aligners run them anyway). Call before the model's first traced call.
     """
     switched = []
     if self.foreground_mask_training:
       self.foreground_mask_training = False
       switched.append("foreground_mask_training")
-    if inference and self.skip_padded_masks:
-      self.skip_padded_masks = False
-      switched.append("skip_padded_masks")
-    return switched + [f"{name} align_kernel 'native'" for name in use_model_garden_kernel(self)]
+    if inference:
+      if self.skip_padded_masks:
+        self.skip_padded_masks = False
+        switched.append("skip_padded_masks")
+      switched += [f"{name} align_kernel 'native'" for name in use_model_garden_kernel(self)]
+    return switched
 
   def get_config(self) -> Mapping[str, Any]:
     return {**super().get_config(), "foreground_mask_training": self.foreground_mask_training,

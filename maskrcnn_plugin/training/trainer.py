@@ -46,9 +46,8 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     strategy: The distribution strategy.
     global_step: The int64 step variable that checkpoints keep.
     jit_compile: Compile the forward and backward pass with XLA. XLA needs
-      static shapes and has no CropAndResize kernel, so the model is switched
-      to Model Garden's padded mask training and ROI align gathers
-      (`MaskRCNNModel.use_static_shapes`).
+      static shapes, so the model is switched to Model Garden's padded mask
+      training (`MaskRCNNModel.use_static_shapes(inference=False)`).
   """
 
   def __init__(self, *, model, optimizer, losses: MaskRCNNLosses,
@@ -66,10 +65,9 @@ class MaskRCNNTrainer(orbit.StandardTrainer):
     if jit_compile:
       switched = model.use_static_shapes(inference=False)
       if switched:
-        logging.info("runtime.jit_compile: XLA needs static shapes and has no CropAndResize "
-                     "kernel, so the train step runs Model Garden's paths instead of: %s "
-                     "(the mask head trains on all num_sampled_masks slots).",
-                     ", ".join(switched))
+        logging.info("runtime.jit_compile: XLA needs static shapes, so the train step runs "
+                     "Model Garden's paths instead of: %s (the mask head trains on all "
+                     "num_sampled_masks slots per image).", ", ".join(switched))
     with strategy.scope():
       self.loss_metrics = {name: keras.metrics.Mean(name, dtype=tf.float32)
                            for name in LOSS_TERMS}

@@ -41,35 +41,35 @@ def _boxes(batch=2, count=40, seed=1):
   return tf.constant(boxes, tf.float32)
 
 
-def _crops_and_gradients(align, features, boxes, crop_size, sample_offset):
-  weights = tf.random.stateless_normal([2, boxes.shape[1], crop_size, crop_size,
-                                        features["2"].shape[-1]], seed=(3, 4))
-  with tf.GradientTape() as tape:
-    tape.watch(features)
-    crops = align(features, boxes, crop_size, sample_offset)
-    loss = tf.reduce_sum(tf.cast(crops, tf.float32) * weights)
-  return crops, tape.gradient(loss, features)
-
-
 @pytest.mark.parametrize("crop_size,sample_offset", [(7, 0.5), (14, 0.5), (7, 0.0), (1, 0.5)])
-def test_crops_and_their_gradients_equal_model_gardens(crop_size, sample_offset):
+def test_crops_equal_model_gardens(crop_size, sample_offset):
   features, boxes = _pyramid(), _boxes()
-  theirs = lambda f, b, size, offset: spatial_transform_ops.multilevel_crop_and_resize(
-      f, b, output_size=size, sample_offset=offset)
-  crops, gradients = _crops_and_gradients(native_roi_align.multilevel_crop_and_resize,
-                                          features, boxes, crop_size, sample_offset)
-  expected, expected_gradients = _crops_and_gradients(theirs, features, boxes, crop_size,
-                                                      sample_offset)
+  crops = native_roi_align.multilevel_crop_and_resize(features, boxes, crop_size, sample_offset)
+  expected = spatial_transform_ops.multilevel_crop_and_resize(
+      features, boxes, output_size=crop_size, sample_offset=sample_offset)
   assert crops.shape == expected.shape == (2, 40, crop_size, crop_size, 8)
   assert crops.dtype == tf.float32
   # Sample positions of up to 128 feature pixels differ by float32 rounding
   # (about 1e-5 px), the values by that times the features' slope.
   np.testing.assert_allclose(crops.numpy(), expected.numpy(), rtol=1e-5, atol=2e-4)
-  for level in features:
-    # Every level receives gradient (the boxes cover all four).
-    assert np.abs(expected_gradients[level].numpy()).max() > 0, level
-    np.testing.assert_allclose(gradients[level].numpy(), expected_gradients[level].numpy(),
-                               rtol=1e-4, atol=1e-4, err_msg=f"level {level}")
+  # The edge cases did not hide behind the tolerance: crops of every level differ from 0.
+  assert (np.abs(expected.numpy()).reshape(2 * 40, -1).max(axis=1)[[0, 1, 2, 5]] > 0.1).all()
+
+
+def _op_types(layer, training):
+  features, boxes = _pyramid(batch=1), _boxes(batch=1, count=8)
+  graph = tf.function(lambda f, b: layer(f, b, training=training)).get_concrete_function(
+      features, boxes).graph
+  return {op.type for op in graph.get_operations()}
+
+
+def test_the_layer_reads_crops_with_the_kernel_at_inference_only():
+  """Training runs Model Garden's gathers: the CPU gradient of CropAndResize
+  adds into the features from several threads without synchronisation."""
+  layer = roi_layers.multilevel_roi_aligner()
+  assert "CropAndResize" in _op_types(layer, training=False)
+  training_ops = _op_types(layer, training=True)
+  assert "CropAndResize" not in training_ops and "GatherV2" in training_ops
 
 
 def test_bfloat16_features_give_bfloat16_crops_of_the_float32_values():
@@ -137,6 +137,7 @@ def test_model_detections_equal_with_either_kernel(models):
 
 
 def test_training_losses_and_gradients_equal_with_either_kernel(models):
+  """Both train with Model Garden's gathers."""
   images, inputs = training_batch([3, 1])
   results = []
   for model in models:
@@ -161,30 +162,27 @@ def test_training_losses_and_gradients_equal_with_either_kernel(models):
     assert gap <= 1e-5 * np.linalg.norm(reference) + 1e-6 * largest, (name, gap)
 
 
-def test_jit_compile_runs_model_gardens_gathers():
-  """XLA has no CropAndResize kernel: under runtime.jit_compile the trainer
-  switches the aligners to Model Garden's, which XLA compiles."""
+def test_jit_compile_keeps_the_inference_kernel():
+  """XLA compiles the train step only, whose ROI align is Model Garden's
+  anyway: the trainer leaves the aligners and the inference masks alone."""
   # pylint: disable=import-outside-toplevel
   import orbit
   from maskrcnn_plugin.training.losses import MaskRCNNLosses
   from maskrcnn_plugin.training.trainer import MaskRCNNTrainer
 
   model = _tiny_model("native")
-  make_trainer = lambda jit_compile: MaskRCNNTrainer(
-      model=model, optimizer=keras.optimizers.SGD(0.01), losses=MaskRCNNLosses(model),
-      dataset_fn=lambda context: tf.data.Dataset.range(1), strategy=tf.distribute.get_strategy(),
-      global_step=orbit.utils.create_global_step(), jit_compile=jit_compile)
-  make_trainer(False)
-  assert not model.roi_aligner.model_garden_kernel
-  make_trainer(True)
-  assert model.roi_aligner.model_garden_kernel and model.mask_roi_aligner.model_garden_kernel
+  MaskRCNNTrainer(model=model, optimizer=keras.optimizers.SGD(0.01), losses=MaskRCNNLosses(model),
+                  dataset_fn=lambda context: tf.data.Dataset.range(1),
+                  strategy=tf.distribute.get_strategy(),
+                  global_step=orbit.utils.create_global_step(), jit_compile=True)
   assert not model.foreground_mask_training
-  assert model.skip_padded_masks  # inference is not compiled with XLA
+  assert model.skip_padded_masks
+  assert not (model.roi_aligner.model_garden_kernel or model.mask_roi_aligner.model_garden_kernel)
   features, boxes = _pyramid(batch=1), _boxes(batch=1, count=8)
-  compiled = tf.function(lambda f, b: model.roi_aligner(f, b), jit_compile=True)
+  compiled = tf.function(lambda f, b: model.roi_aligner(f, b, training=True), jit_compile=True)
   np.testing.assert_allclose(compiled(features, boxes).numpy(),
                              native_roi_align.multilevel_crop_and_resize(features, boxes, 7, 0.5),
-                             rtol=1e-5, atol=1e-5)
+                             rtol=1e-5, atol=2e-4)
 
 
 def test_static_shapes_switch_every_dynamic_path_once():
