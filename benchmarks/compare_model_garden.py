@@ -34,14 +34,13 @@ weights in the same order. For each it measures, in float32 on the CPU:
 
 The plugin runs with its defaults, which include its speed-ups: the mask head
 trained on foreground ROIs only (foreground_mask_training) and run on kept
-detections only at inference (skip_padded_masks), NMS and ROI align on
-TensorFlow's kernels (nms_kernel, align_kernel = 'native') and, with one
-replica, fused instead of synchronized
+detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
+(nms_kernel = 'native') and, with one replica, fused instead of synchronized
 batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
 float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
 on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
-switched off alone in the same windows ('plugin MG NMS', 'plugin MG ROI
-align', 'plugin SyncBN' on the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
+switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
+the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
 padded masks' are always measured), and the speed-ups not kept are measured too:
 XLA (training) and one step per compiled loop. The load average is printed
 with each phase; figures are medians.
@@ -90,9 +89,6 @@ R50_TRAINING = (
 # Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
-# Model Garden's gather-based ROI align in both aligners.
-MODEL_GARDEN_ALIGN = ("roi_aligners.multilevel_roi_aligner.align_kernel = 'model_garden'",
-                      "roi_aligners.multilevel_mask_roi_aligner.align_kernel = 'model_garden'")
 
 
 def _load() -> str:
@@ -289,10 +285,6 @@ def timing_worker(args) -> Dict:
                                           bindings=MODEL_GARDEN_NMS)
     train_candidates.append("plugin MG NMS")
     infer_names.append("plugin MG NMS")
-    sides["plugin MG ROI align"] = _plugin_side("plugin MG ROI align", setting, strategy,
-                                                bindings=MODEL_GARDEN_ALIGN)
-    train_candidates.append("plugin MG ROI align")
-    infer_names.append("plugin MG ROI align")
     if setting.model == "r50":  # The shapes config has no synchronized batch norm.
       sides["plugin SyncBN"] = _plugin_side("plugin SyncBN", setting, strategy,
                                             bindings=[f"{BUILD}.sync_bn_on_one_replica = True"])
@@ -467,7 +459,7 @@ def _table(results: List[Dict]) -> str:
           infer["plugin padded masks"], mg_infer)
       add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
           infer["plugin"], mg_infer)
-    for side in ("plugin MG NMS", "plugin MG ROI align", "plugin bf16"):
+    for side in ("plugin MG NMS", "plugin bf16"):
       if side in infer:
         add(f"inference images/s, {side}", infer[side], mg_infer)
     for side, ap in result.get("ap", {}).items():

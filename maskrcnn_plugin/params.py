@@ -35,11 +35,9 @@ ACTIVATIONS = ("relu", "relu6", "swish", "simple_swish", "hard_swish", "silu", "
                "linear", "identity")
 Activation = Annotated[str, OneOf(*ACTIVATIONS)]
 
-# Implementations of the layers that have two (NMS in the ROI and detection
-# generators, ROI align in the aligners): on TensorFlow's own kernel ('native')
-# or Model Garden's TPU-shaped ops ('model_garden'), with the same results.
-KERNELS = ("native", "model_garden")
-Kernel = Annotated[str, OneOf(*KERNELS)]
+# NMS implementations of the plugin's ROI generator and detection generator.
+NMS_KERNELS = ("native", "model_garden")
+NmsKernel = Annotated[str, OneOf(*NMS_KERNELS)]
 
 ImageSize = Annotated[Sequence[int], Each(Range(min=1), min_length=2, max_length=2)]
 IoUThresholds = Annotated[Sequence[float], Each(Range(0, 1, min_open=True, max_open=True))]

@@ -16,9 +16,8 @@ branch, each bound through `maskrcnn.build_maskrcnn`:
 
 Either switch off runs Model Garden's code for that mode. Mask logits and
 probabilities are float32 under a mixed precision policy. XLA (the train
-step under `runtime.jit_compile`, every step on a TPU) needs static shapes and
-has no CropAndResize kernel (the native ROI align at inference):
-`use_static_shapes` switches to Model Garden's paths for it.
+step under `runtime.jit_compile`, every step on a TPU) needs static shapes:
+`use_static_shapes` switches to Model Garden's padded paths for it.
 """
 
 from typing import Any, List, Mapping, Optional
@@ -28,7 +27,6 @@ from official.vision.modeling import maskrcnn_model as mg_maskrcnn_model
 
 from maskrcnn_plugin.modeling.detected_masks import detected_mask_outputs
 from maskrcnn_plugin.modeling.foreground_masks import foreground_mask_outputs
-from maskrcnn_plugin.modeling.native_roi_align import use_model_garden_kernel
 
 
 class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
@@ -49,21 +47,18 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
     self.skip_padded_masks = skip_padded_masks
 
   def use_static_shapes(self, *, inference: bool = True) -> List[str]:
-    """Switches to the paths XLA compiles; returns the settings it switched off.
+    """Switches to the padded paths XLA compiles; returns the switches it turned off.
 
     Model Garden's padded mask training and, with `inference`, its padded
-    inference masks and its ROI align gathers at inference (in training the
-    aligners run them anyway). Call before the model's first traced call.
+    inference masks. Call before the model's first traced call.
     """
     switched = []
     if self.foreground_mask_training:
       self.foreground_mask_training = False
       switched.append("foreground_mask_training")
-    if inference:
-      if self.skip_padded_masks:
-        self.skip_padded_masks = False
-        switched.append("skip_padded_masks")
-      switched += [f"{name} align_kernel 'native'" for name in use_model_garden_kernel(self)]
+    if inference and self.skip_padded_masks:
+      self.skip_padded_masks = False
+      switched.append("skip_padded_masks")
     return switched
 
   def get_config(self) -> Mapping[str, Any]:

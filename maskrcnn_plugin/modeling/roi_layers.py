@@ -17,10 +17,10 @@ from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 
 from maskrcnn_plugin.errors import GinConfigError
-from maskrcnn_plugin.modeling import native_nms, native_roi_align
+from maskrcnn_plugin.modeling import native_nms
 from maskrcnn_plugin.modeling.layer_factory import passes_arguments
 from maskrcnn_plugin.modeling.precision import Float32Arguments
-from maskrcnn_plugin.params import (Fraction, IoU, Kernel, NonNegative, OpenFraction,
+from maskrcnn_plugin.params import (Fraction, IoU, NmsKernel, NonNegative, OpenFraction,
                                     OptionalPositive, PositiveInt)
 from maskrcnn_plugin.registries import (DETECTION_GENERATORS, MASK_SAMPLERS, ROI_ALIGNERS,
                                         ROI_GENERATORS, ROI_SAMPLERS)
@@ -49,7 +49,7 @@ def multilevel_roi_generator(*,
                              test_nms_iou_threshold: IoU = 0.7,
                              test_num_proposals: PositiveInt = 1000,
                              use_batched_nms: bool = False,
-                             nms_kernel: Kernel = "native"):
+                             nms_kernel: NmsKernel = "native"):
   """Model Garden's proposal generator (`roi_generator.MultilevelROIGenerator`).
 
   Decodes the RPN outputs at every level, keeps the top boxes and runs NMS.
@@ -118,15 +118,9 @@ def roi_sampler(*,
   return mg_roi_sampler.ROISampler
 
 
-def _aligner(align_kernel: str):
-  return (native_roi_align.NativeROIAligner if align_kernel == "native"
-          else mg_roi_aligner.MultilevelROIAligner)
-
-
 @ROI_ALIGNERS.register("multilevel_roi_aligner")
-@passes_arguments(not_passed=("align_kernel",))
-def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5,
-                           align_kernel: Kernel = "native"):
+@passes_arguments()
+def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5):
   """Model Garden's ROI align for the box head (`roi_aligner.MultilevelROIAligner`).
 
   Output: [batch, num_rois, crop_size, crop_size, channels], each ROI read from
@@ -135,21 +129,17 @@ def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fractio
   Args:
     crop_size: Output side of each ROI crop.
     sample_offset: Sub-pixel sample offset in each bin.
-    align_kernel: 'native' reads the crops with TensorFlow's CropAndResize
-      kernel (`native_roi_align.NativeROIAligner`: Model Garden's crops,
-      faster on CPUs); 'model_garden' runs its gathers.
 
   Returns:
     The MultilevelROIAligner layer.
   """
-  return _aligner(align_kernel)
+  return mg_roi_aligner.MultilevelROIAligner
 
 
 @ROI_ALIGNERS.register("multilevel_mask_roi_aligner")
-@passes_arguments(not_passed=("align_kernel",))
+@passes_arguments()
 def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
-                                sample_offset: Fraction = 0.5,
-                                align_kernel: Kernel = "native"):
+                                sample_offset: Fraction = 0.5):
   """Model Garden's ROI align for the mask head (Model Garden's `MaskROIAligner`).
 
   The same layer as `multilevel_roi_aligner` with the mask head's 14x14
@@ -158,13 +148,11 @@ def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
   Args:
     crop_size: Output side of each ROI crop.
     sample_offset: Sub-pixel sample offset in each bin.
-    align_kernel: 'native' (CropAndResize) or 'model_garden' (its gathers),
-      as for `multilevel_roi_aligner`.
 
   Returns:
     The MultilevelROIAligner layer.
   """
-  return _aligner(align_kernel)
+  return mg_roi_aligner.MultilevelROIAligner
 
 
 @DETECTION_GENERATORS.register("detection_generator")
@@ -179,7 +167,7 @@ def detection_generator(*,
                         use_cpu_nms: bool = False,
                         soft_nms_sigma: OptionalPositive = None,
                         use_sigmoid_probability: bool = False,
-                        nms_kernel: Kernel = "native"):
+                        nms_kernel: NmsKernel = "native"):
   """Model Garden's final box decoding and NMS (`detection_generator.DetectionGenerator`).
 
   Used at inference. Output (apply_nms=True): detection_boxes

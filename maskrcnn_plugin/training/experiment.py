@@ -226,9 +226,11 @@ def _run(model_dir: str, mode: str, inputs: Optional[Inputs],
 
   with strategy.scope():
     model = inputs.model_fn()
-    if isinstance(strategy, tf.distribute.TPUStrategy):
-      printer("TPU: XLA compiles every step and needs static shapes, so Model Garden's paths "
-              f"replace {', '.join(model.use_static_shapes())}.")
+    switched = (model.use_static_shapes() if isinstance(strategy, tf.distribute.TPUStrategy)
+                else [])
+    if switched:
+      printer("TPU: XLA compiles every step and needs static shapes, so Model Garden's padded "
+              f"paths replace {', '.join(switched)}.")
     global_step = orbit.utils.create_global_step()
     items = {"model": model, "global_step": global_step}
     optimizer = None

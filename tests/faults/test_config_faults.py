@@ -179,9 +179,6 @@ VALUE_CASES = [
      "(0, 1]"),
     ("roi_aligner_size", "roi_aligners.multilevel_roi_aligner.crop_size = 0",
      "roi_aligners.multilevel_roi_aligner.crop_size = 0 is not valid: it must be an int >= 1"),
-    ("roi_aligner_kernel", "roi_aligners.multilevel_mask_roi_aligner.align_kernel = 'crop'",
-     "roi_aligners.multilevel_mask_roi_aligner.align_kernel = 'crop' is not valid: it must be one "
-     "of 'native', 'model_garden'"),
     ("detection_generator_count", "detection_generators.detection_generator.max_num_detections = 0",
      "max_num_detections = 0 is not valid: it must be an int >= 1"),
     ("detection_generator_nms_version",

@@ -230,3 +230,12 @@ def test_jit_compile_keeps_model_gardens_padded_slots():
   assert model.foreground_mask_training
   make_trainer(True)
   assert not model.foreground_mask_training
+  assert model.skip_padded_masks  # XLA compiles the train step only
+
+
+def test_static_shapes_switch_each_dynamic_path_once():
+  """What `maskrcnn train` does on a TPU, where XLA compiles every step."""
+  model = build_pair()[0]
+  assert model.use_static_shapes() == ["foreground_mask_training", "skip_padded_masks"]
+  assert not (model.foreground_mask_training or model.skip_padded_masks)
+  assert model.use_static_shapes() == []
