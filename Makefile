@@ -25,8 +25,14 @@ demo: install
 	$(BIN)/maskrcnn data make-shapes --output data/shapes
 	$(BIN)/maskrcnn train --gin_file=maskrcnn_shapes_r18_cpu --model_dir=$(DEMO_DIR)
 
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist), the tests of one
+# file in the same process so that its shared models are built once. Most of a
+# test's time is single-threaded graph tracing: two workers use both cores of
+# a 2-core machine. PYTEST_WORKERS=0 runs everything in this process.
+PYTEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The smoke tests (pytest -m smoke) in their own environment on the TF 2.14 line.
 test-tf2.14:
