@@ -42,8 +42,14 @@ on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
 switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
 the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
 padded masks' are always measured), and the speed-ups not kept are measured too:
-XLA (training) and one step per compiled loop. The load average is printed
-with each phase; figures are medians.
+XLA (training) and one step per compiled loop.
+
+The '(ceiling)' rows time the backbone, FPN and RPN head alone (shared_layers),
+in float32 and bfloat16, in the same alternating windows: forward and backward
+in training, forward at inference. Every implementation of the architecture
+runs these layers, so their ratio to Model Garden is the largest ratio any
+change after the proposals can reach. The load average is printed with each
+phase; figures are medians.
 """
 
 import argparse
@@ -55,7 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,6 +92,8 @@ R50_TRAINING = (
     "lr_schedules.cosine.decay_steps = %TRAIN_STEPS",
     "parsers.maskrcnn.aug_scale_min = 1.0", "parsers.maskrcnn.aug_scale_max = 1.0",
 )
+# The rows of the backbone, FPN and RPN head alone (shared_layers).
+SHARED = "backbone + FPN + RPN head alone"
 # Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
@@ -120,6 +128,48 @@ class _Side:
     start = time.perf_counter()
     self.trainer.train(tf.constant(steps, tf.int32))  # Ends with a host read of the metrics.
     return steps * self.batch_size / (time.perf_counter() - start)
+
+
+class SharedLayers(NamedTuple):
+  """The backbone, decoder and RPN head of a model, as two compiled calls.
+
+  train_step(images [batch, h, w, 3]) -> the global norm of the gradients of
+  all their trainable weights (batch norm in training mode), for a loss that
+  reads every decoder level and RPN output; returning the norm keeps every
+  gradient from being pruned. infer(images) -> a scalar sum of the same
+  outputs in inference mode.
+  """
+  train_step: Callable
+  infer: Callable
+
+
+def shared_layers(model) -> SharedLayers:
+  """The part of `model` that every implementation of its architecture runs.
+
+  Whatever a Mask R-CNN does after its proposals (sampling, ROI align, the box
+  and mask heads, NMS), it runs these layers on every image, forward and, in
+  training, backward. Their images/s is therefore a ceiling on the images/s
+  of any implementation with the same backbone, FPN and RPN head at this
+  precision, and the ceiling over Model Garden's images/s is the largest
+  speed-up over Model Garden that the rest of the model can still give.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  layers = [model.backbone, model.decoder, model.rpn_head]
+  variables = [variable for layer in layers for variable in layer.trainable_variables]
+
+  def outputs_sum(images, training: bool):
+    features = model.decoder(model.backbone(images, training=training), training=training)
+    scores, boxes = model.rpn_head(features, training=training)
+    outputs = [*features.values(), *scores.values(), *boxes.values()]
+    return tf.add_n([tf.reduce_mean(tf.cast(output, tf.float32)) for output in outputs])
+
+  @tf.function
+  def train_step(images):
+    with tf.GradientTape() as tape:
+      loss = outputs_sum(images, True)
+    return tf.linalg.global_norm(tape.gradient(loss, variables))
+
+  return SharedLayers(train_step, tf.function(lambda images: outputs_sum(images, False)))
 
 
 def _plugin_side(name: str, setting: twins.Setting, strategy, *, train: bool = True,
@@ -279,6 +329,12 @@ def timing_worker(args) -> Dict:
       bindings=[f"{BUILD}.foreground_mask_training = False"])
   train_candidates = ["plugin padded mask training"]
   infer_names = ["plugin", "plugin bf16", "plugin padded masks", "Model Garden"]
+  # The backbone, FPN and RPN head alone, in float32 and bfloat16: the ceiling
+  # of any speed-up that keeps the architecture (see shared_layers).
+  ceilings = {SHARED: shared_layers(sides["plugin"].model),
+              f"{SHARED}, bf16": shared_layers(sides["plugin bf16"].model)}
+  ceiling_images = tf.random.stateless_uniform(
+      [setting.batch_size, setting.image_size, setting.image_size, 3], seed=(1, 2))
   if args.candidates:
     # Each other kept speed-up switched off alone, then the ones not kept.
     sides["plugin MG NMS"] = _plugin_side("plugin MG NMS", setting, strategy,
@@ -294,20 +350,27 @@ def timing_worker(args) -> Dict:
 
   # Training: a warm-up window per side (tracing, pipeline start), then rounds.
   steps = plan["train_steps"]
-  train_names = ["plugin", "plugin bf16", "Model Garden", *train_candidates]
+  train_names = ["plugin", "plugin bf16", "Model Garden", *train_candidates, *ceilings]
   log(f"[{setting.name}] training warm-up ({_load()})")
-  for name in train_names:
-    sides[name].train_window(steps)
 
   if args.candidates:  # steps_per_loop = 1: one compiled call and host sync per step.
     sides["plugin 1 step/loop"] = sides["plugin"]
     train_names.append("plugin 1 step/loop")
 
   def train_window(name: str) -> float:
+    if name in ceilings:
+      start = time.perf_counter()
+      for _ in range(steps):
+        norm = ceilings[name].train_step(ceiling_images)
+      _ = norm.numpy()
+      return steps * setting.batch_size / (time.perf_counter() - start)
     if name == "plugin 1 step/loop":
       return steps / sum(1.0 / sides[name].train_window(1) for _ in range(steps))
     return sides[name].train_window(steps)
 
+  for name in train_names:  # Warm-up: tracing, pipeline start.
+    if name != "plugin 1 step/loop":
+      train_window(name)
   train_rates = _interleave(train_names, train_window, plan["train_windows"], log)
 
   # Inference on the validation images.
@@ -325,6 +388,8 @@ def timing_worker(args) -> Dict:
     sides[name].model.set_weights(weights)
   for name in infer_names:  # Warm-up: tracing.
     sides[name].infer(*batches[0])
+  for ceiling in ceilings.values():
+    ceiling.infer(batches[0][0])
   if trained:
     annotation_file = os.path.join(args.data_dir, "instances_val.json")
     result["ap"] = {name: _coco_ap(sides[name], batches, annotation_file) for name in infer_names}
@@ -342,14 +407,18 @@ def timing_worker(args) -> Dict:
     start = time.perf_counter()
     images = 0
     for batch_images, labels in chosen:
-      outputs = sides[name].infer(batch_images, labels)
+      if name in ceilings:
+        last = ceilings[name].infer(batch_images)
+      else:
+        last = sides[name].infer(batch_images, labels)["detection_masks"]
       images += int(batch_images.shape[0])
-    _ = outputs["detection_masks"].numpy()  # Wait for the last batch.
+    _ = last.numpy()  # Wait for the last batch.
     return images / (time.perf_counter() - start)
 
   infer_window.calls = {}
   log(f"[{setting.name}] inference ({_load()})")
-  result["infer"] = _interleave(infer_names, infer_window, plan["infer_windows"], log)
+  result["infer"] = _interleave([*infer_names, *ceilings], infer_window, plan["infer_windows"],
+                                log)
   result["load_after_infer"] = os.getloadavg()
   return result
 
@@ -444,10 +513,13 @@ def _table(results: List[Dict]) -> str:
       lines.append(f"| {name} | {figure} | {_figure(ours)} | {_figure(theirs)} | "
                    f"{ours / theirs:.2f} |")
 
+    def label(side: str) -> str:
+      return f"{side} (ceiling)" if side.startswith(SHARED) else side
+
     add("training images/s", train["plugin"], mg_train)
     for side in train:
       if side not in ("plugin", "Model Garden"):
-        add(f"training images/s, {side}", train[side], mg_train)
+        add(f"training images/s, {label(side)}", train[side], mg_train)
     weights = (f"{'trained' if result['trained_weights'] else 'RANDOM'} weights, "
                f"{result['detections_per_image']:.1f} detections/image")
     if result["trained_weights"]:
@@ -459,9 +531,9 @@ def _table(results: List[Dict]) -> str:
           infer["plugin padded masks"], mg_infer)
       add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
           infer["plugin"], mg_infer)
-    for side in ("plugin MG NMS", "plugin bf16"):
+    for side in ("plugin MG NMS", "plugin bf16", SHARED, f"{SHARED}, bf16"):
       if side in infer:
-        add(f"inference images/s, {side}", infer[side], mg_infer)
+        add(f"inference images/s, {label(side)}", infer[side], mg_infer)
     for side, ap in result.get("ap", {}).items():
       if side != "Model Garden":
         mg_ap = result["ap"]["Model Garden"]
