@@ -33,6 +33,8 @@ from typing import Dict
 import tensorflow as tf
 from official.vision.ops import spatial_transform_ops
 
+from maskrcnn_plugin.modeling.mask_rows import mask_head_on_rows, selected_rows
+
 
 def foreground_mask_outputs(model, features: Dict[str, tf.Tensor], rois: tf.Tensor,
                             matched_gt_indices: tf.Tensor, matched_gt_boxes: tf.Tensor,
@@ -70,8 +72,7 @@ def foreground_mask_outputs(model, features: Dict[str, tf.Tensor], rois: tf.Tens
   slot_classes = tf.gather(matched_gt_classes, picks, batch_dims=1)
 
   # Rows: the foreground (image, slot) pairs of the batch; (0, 0) if none.
-  rows = tf.where(slot_classes > 0)
-  rows = tf.cond(tf.shape(rows)[0] > 0, lambda: rows, lambda: tf.zeros([1, 2], tf.int64))
+  rows = selected_rows(slot_classes > 0)
   row_rois = tf.gather_nd(slot_rois, rows)  # [F, 4]
   row_classes = tf.gather_nd(slot_classes, rows)  # [F]
   row_gt_boxes = tf.gather_nd(tf.gather(matched_gt_boxes, picks, batch_dims=1), rows)
@@ -86,9 +87,9 @@ def foreground_mask_outputs(model, features: Dict[str, tf.Tensor], rois: tf.Tens
       target_size, sample_offset=0.5)
   slot_features = model.mask_roi_aligner(features, slot_rois)  # [batch, slots, s, s, c]
   row_features = tf.gather_nd(slot_features, rows)  # [F, s, s, c]
-  logits = model.mask_head([row_features[:, tf.newaxis], row_classes[:, tf.newaxis]])
+  logits = mask_head_on_rows(model, row_features, row_classes)
   return {
-      "mask_outputs": tf.reshape(tf.cast(logits, tf.float32), [1, -1, target_size, target_size]),
+      "mask_outputs": logits[tf.newaxis],
       "mask_targets": tf.stop_gradient(tf.reshape(mask_targets,
                                                   [1, -1, target_size, target_size])),
       "mask_class_targets": row_classes[tf.newaxis],

@@ -9,6 +9,7 @@ from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import parse_gin
 from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
+from maskrcnn_plugin.modeling.mask_rows import mask_head_on_rows
 from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel as PluginMaskRCNNModel
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 from maskrcnn_plugin.serving.export import export_saved_model
@@ -98,6 +99,25 @@ def test_same_kept_detections_with_varied_and_zero_counts(models, images, compil
       assert 0 < counts.min() < counts.max() < slots
     _assert_same_kept_detections(actual, expected)
   _set_score_threshold(models, 0.05)
+
+
+def test_the_mask_head_runs_on_the_batchs_kept_detections_only(models, images, monkeypatch):
+  from maskrcnn_plugin.modeling import detected_masks  # pylint: disable=import-outside-toplevel
+  ours, _ = models
+  varied, _ = _thresholds(models, images)
+  _set_score_threshold(models, varied)
+  rows = []
+
+  def counting(model, row_features, row_classes):
+    rows.append(int(row_features.shape[0]))
+    return mask_head_on_rows(model, row_features, row_classes)
+
+  monkeypatch.setattr(detected_masks, "mask_head_on_rows", counting)
+  outputs = ours(images, image_shape=tf.constant([[SIZE, SIZE]] * 3, tf.float32), training=False)
+  _set_score_threshold(models, 0.05)
+  counts = outputs["num_detections"].numpy()
+  assert counts.min() < counts.max()  # A padded layout would run 3 * max rows.
+  assert rows == [counts.sum()]
 
 
 def test_training_outputs_are_model_gardens(models, images):
