@@ -35,13 +35,14 @@ weights in the same order. For each it measures, in float32 on the CPU:
 The plugin runs with its defaults, which include its speed-ups: the mask head
 trained on foreground ROIs only (foreground_mask_training) and run on kept
 detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
-(nms_kernel = 'native') and, with one replica, fused instead of synchronized
+(nms_kernel = 'native'), inference ROI align on TensorFlow's CropAndResize
+kernel (inference_kernel = 'crop_and_resize') and, with one replica, fused instead of synchronized
 batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
 float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
 on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
 switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
 the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
-padded masks' are always measured), and the speed-ups not kept are measured too:
+padded masks' and 'plugin MG ROI align' are always measured), and the speed-ups not kept are measured too:
 XLA (training) and one step per compiled loop.
 
 The '(ceiling)' rows time the backbone, FPN and RPN head alone (shared_layers),
@@ -97,6 +98,10 @@ SHARED = "backbone + FPN + RPN head alone"
 # Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
+# Model Garden's gathers in both ROI aligners at inference.
+MODEL_GARDEN_ROI_ALIGN = (
+    "roi_aligners.multilevel_roi_aligner.inference_kernel = 'model_garden'",
+    "roi_aligners.multilevel_mask_roi_aligner.inference_kernel = 'model_garden'")
 
 
 def _load() -> str:
@@ -354,8 +359,12 @@ def timing_worker(args) -> Dict:
   sides["plugin padded mask training"] = _plugin_side(
       "plugin padded mask training", setting, strategy,
       bindings=[f"{BUILD}.foreground_mask_training = False"])
+  # The plugin with Model Garden's ROI align gathers at inference.
+  sides["plugin MG ROI align"] = _plugin_side("plugin MG ROI align", setting, strategy,
+                                              train=False, bindings=MODEL_GARDEN_ROI_ALIGN)
   train_candidates = ["plugin padded mask training"]
-  infer_names = ["plugin", "plugin bf16", "plugin padded masks", "Model Garden"]
+  infer_names = ["plugin", "plugin bf16", "plugin padded masks", "plugin MG ROI align",
+                 "Model Garden"]
   # The backbone, FPN and RPN head alone, in float32 and bfloat16: the ceiling
   # of any speed-up that keeps the architecture (see shared_layers).
   ceilings = [SHARED, f"{SHARED}, bf16"]
@@ -545,7 +554,8 @@ def _table(results: List[Dict]) -> str:
           infer["plugin padded masks"], mg_infer)
       add("inference images/s, plugin kept-detection masks (random weights: not meaningful)",
           infer["plugin"], mg_infer)
-    for side in ("plugin MG NMS", "plugin bf16", SHARED, f"{SHARED}, bf16"):
+    for side in ("plugin MG ROI align", "plugin MG NMS", "plugin bf16", SHARED,
+                 f"{SHARED}, bf16"):
       if side in infer:
         add(f"inference images/s, {label(side)}", infer[side], mg_infer)
     for side, ap in result.get("ap", {}).items():

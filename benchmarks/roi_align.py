@@ -1,10 +1,11 @@
-"""ROI align on TensorFlow's CropAndResize kernel: a candidate measured, not kept.
+"""ROI align on TensorFlow's CropAndResize kernel against Model Garden's gathers.
 
     python benchmarks/roi_align.py [--setting=shapes|r50] [--rounds=7]
 
-`crop_and_resize_align` below reads Model Garden's ROI crops (its level
-assignment and sample points) with the CropAndResize kernel instead of
-Model Garden's gathers (`spatial_transform_ops.multilevel_crop_and_resize`).
+The plugin's `roi_align.crop_and_resize_align` (used at inference) reads
+Model Garden's ROI crops (its level assignment and sample points) with the
+CropAndResize kernel instead of Model Garden's gathers
+(`spatial_transform_ops.multilevel_crop_and_resize`).
 This script times the forward pass of both, in float32 and bfloat16, on the
 shapes of a setting of `compare_model_garden.py`:
 - shapes (the demo): batch 8, FPN levels 2-5 of a 128 px image with 64
@@ -30,61 +31,12 @@ import numpy as np
 import tensorflow as tf
 from official.vision.ops import spatial_transform_ops
 
+from maskrcnn_plugin.modeling.roi_align import crop_and_resize_align
+
 CALLS_PER_ROUND = 10
 # setting: (batch, image size, channels, [(ROIs per image, crop size)]).
 SETTINGS = {"shapes": (8, 128, 64, [(128, 7), (24, 14)]),
             "r50": (2, 256, 256, [(512, 7), (16, 14)])}
-
-
-def crop_and_resize_align(features, boxes, output_size: int, sample_offset: float = 0.5):
-  """Model Garden's `multilevel_crop_and_resize` crops, read with CropAndResize.
-
-  Args:
-    features: {level: [batch, height_l, width_l, channels]}, level l of stride 2**l.
-    boxes: [batch, num_boxes, 4] boxes (y1, x1, y2, x2) in image pixels, inside the image.
-    output_size: Side of each crop.
-    sample_offset: Position of the sample point inside each bin, in [0, 1].
-
-  Returns:
-    [batch, num_boxes, output_size, output_size, channels] crops in the
-    features' dtype (interpolated in float32). Equal to Model Garden's to
-    float32 rounding for boxes inside the image; beyond it Model Garden
-    clamps and this reads zeros.
-  """
-  levels = sorted(int(level) for level in features)
-  min_level, max_level = levels[0], levels[-1]
-  dtype = features[str(min_level)].dtype
-  channels = features[str(min_level)].shape[-1]
-  batch_size, num_boxes = tf.shape(boxes)[0], tf.shape(boxes)[1]
-  boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
-  areas_sqrt = tf.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
-  box_levels = tf.cast(tf.math.floordiv(tf.math.log(tf.math.divide_no_nan(areas_sqrt, 224.0)),
-                                        tf.math.log(2.0)) + 4.0, tf.int32)
-  box_levels = tf.clip_by_value(box_levels, min_level, max_level) - min_level
-  box_images = tf.repeat(tf.range(batch_size), num_boxes)
-  positions = tf.dynamic_partition(tf.range(batch_size * num_boxes), box_levels, len(levels))
-  crops = []
-  for level, level_positions in zip(levels, positions):
-    level_features = tf.cast(features[str(level)], tf.float32)
-    height = tf.cast(tf.shape(level_features)[1], tf.float32)
-    width = tf.cast(tf.shape(level_features)[2], tf.float32)
-    level_boxes = tf.gather(boxes, level_positions) / float(2**level)
-    bin_height = (level_boxes[:, 2] - level_boxes[:, 0]) / output_size
-    bin_width = (level_boxes[:, 3] - level_boxes[:, 1]) / output_size
-    first_y = level_boxes[:, 0] + sample_offset * bin_height
-    first_x = level_boxes[:, 1] + sample_offset * bin_width
-    # CropAndResize samples y1 * (H - 1) + i * (y2 - y1) * (H - 1) / (output_size - 1)
-    # of a map of H rows; the repeated last row (Model Garden clamps there) makes H - 1 = height.
-    sample_boxes = tf.stack([first_y / height, first_x / width,
-                             (first_y + (output_size - 1) * bin_height) / height,
-                             (first_x + (output_size - 1) * bin_width) / width], axis=1)
-    edge_repeated = tf.pad(level_features, [[0, 0], [0, 1], [0, 1], [0, 0]], mode="SYMMETRIC")
-    crops.append(tf.image.crop_and_resize(edge_repeated, sample_boxes,
-                                          tf.gather(box_images, level_positions),
-                                          [output_size, output_size]))
-  crops = tf.dynamic_stitch(positions, crops)
-  return tf.cast(tf.reshape(crops, [batch_size, num_boxes, output_size, output_size, channels]),
-                 dtype)
 
 
 def _inputs(dtype, batch: int, image_size: int, channels: int, rois: int, seed: int = 0):

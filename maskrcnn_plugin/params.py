@@ -39,5 +39,9 @@ Activation = Annotated[str, OneOf(*ACTIVATIONS)]
 NMS_KERNELS = ("native", "model_garden")
 NmsKernel = Annotated[str, OneOf(*NMS_KERNELS)]
 
+# Inference crop readers of the plugin's ROI aligners.
+ROI_ALIGN_KERNELS = ("crop_and_resize", "model_garden")
+RoiAlignKernel = Annotated[str, OneOf(*ROI_ALIGN_KERNELS)]
+
 ImageSize = Annotated[Sequence[int], Each(Range(min=1), min_length=2, max_length=2)]
 IoUThresholds = Annotated[Sequence[float], Each(Range(0, 1, min_open=True, max_open=True))]

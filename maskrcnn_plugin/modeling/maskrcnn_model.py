@@ -27,6 +27,7 @@ from official.vision.modeling import maskrcnn_model as mg_maskrcnn_model
 
 from maskrcnn_plugin.modeling.detected_masks import detected_mask_outputs
 from maskrcnn_plugin.modeling.foreground_masks import foreground_mask_outputs
+from maskrcnn_plugin.modeling.roi_align import plugin_aligners
 
 
 class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
@@ -50,7 +51,8 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
     """Switches to the padded paths XLA compiles; returns the switches it turned off.
 
     Model Garden's padded mask training and, with `inference`, its padded
-    inference masks. Call before the model's first traced call.
+    inference masks and its ROI align gathers at inference (`roi_align.py`).
+    Call before the model's first traced call.
     """
     switched = []
     if self.foreground_mask_training:
@@ -59,6 +61,12 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
     if inference and self.skip_padded_masks:
       self.skip_padded_masks = False
       switched.append("skip_padded_masks")
+    if inference:
+      aligners = plugin_aligners(self)
+      for aligner in aligners:
+        aligner.model_garden_crops = True
+      if aligners:
+        switched.append("the ROI aligners' inference_kernel = 'crop_and_resize'")
     return switched
 
   def get_config(self) -> Mapping[str, Any]:

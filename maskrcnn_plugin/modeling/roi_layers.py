@@ -17,11 +17,11 @@ from official.vision.modeling.layers import roi_generator as mg_roi_generator
 from official.vision.modeling.layers import roi_sampler as mg_roi_sampler
 
 from maskrcnn_plugin.errors import GinConfigError
-from maskrcnn_plugin.modeling import native_nms
+from maskrcnn_plugin.modeling import native_nms, roi_align
 from maskrcnn_plugin.modeling.layer_factory import passes_arguments
 from maskrcnn_plugin.modeling.precision import Float32Arguments
 from maskrcnn_plugin.params import (Fraction, IoU, NmsKernel, NonNegative, OpenFraction,
-                                    OptionalPositive, PositiveInt)
+                                    OptionalPositive, PositiveInt, RoiAlignKernel)
 from maskrcnn_plugin.registries import (DETECTION_GENERATORS, MASK_SAMPLERS, ROI_ALIGNERS,
                                         ROI_GENERATORS, ROI_SAMPLERS)
 from registry import OneOf
@@ -118,9 +118,15 @@ def roi_sampler(*,
   return mg_roi_sampler.ROISampler
 
 
+def _roi_aligner_class(inference_kernel: str):
+  return roi_align.ROIAligner if inference_kernel == "crop_and_resize" else \
+      mg_roi_aligner.MultilevelROIAligner
+
+
 @ROI_ALIGNERS.register("multilevel_roi_aligner")
-@passes_arguments()
-def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5):
+@passes_arguments(not_passed=("inference_kernel",))
+def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5,
+                           inference_kernel: RoiAlignKernel = "crop_and_resize"):
   """Model Garden's ROI align for the box head (`roi_aligner.MultilevelROIAligner`).
 
   Output: [batch, num_rois, crop_size, crop_size, channels], each ROI read from
@@ -129,17 +135,22 @@ def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fractio
   Args:
     crop_size: Output side of each ROI crop.
     sample_offset: Sub-pixel sample offset in each bin.
+    inference_kernel: 'crop_and_resize' reads Model Garden's crops with
+      TensorFlow's CropAndResize kernel at inference (`roi_align.ROIAligner`:
+      the same crops to float32 rounding, faster on CPUs; training keeps
+      Model Garden's gathers); 'model_garden' runs its gathers always.
 
   Returns:
-    The MultilevelROIAligner layer.
+    The ROI aligner layer.
   """
-  return mg_roi_aligner.MultilevelROIAligner
+  return _roi_aligner_class(inference_kernel)
 
 
 @ROI_ALIGNERS.register("multilevel_mask_roi_aligner")
-@passes_arguments()
+@passes_arguments(not_passed=("inference_kernel",))
 def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
-                                sample_offset: Fraction = 0.5):
+                                sample_offset: Fraction = 0.5,
+                                inference_kernel: RoiAlignKernel = "crop_and_resize"):
   """Model Garden's ROI align for the mask head (Model Garden's `MaskROIAligner`).
 
   The same layer as `multilevel_roi_aligner` with the mask head's 14x14
@@ -148,11 +159,12 @@ def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
   Args:
     crop_size: Output side of each ROI crop.
     sample_offset: Sub-pixel sample offset in each bin.
+    inference_kernel: As `multilevel_roi_aligner`'s.
 
   Returns:
-    The MultilevelROIAligner layer.
+    The ROI aligner layer.
   """
-  return mg_roi_aligner.MultilevelROIAligner
+  return _roi_aligner_class(inference_kernel)
 
 
 @DETECTION_GENERATORS.register("detection_generator")

@@ -12,7 +12,10 @@ gather with a Transpose whose `perm` repeats axes ([0, 1, 2, 3, 0, 1, 2, 3,
 4]), which ONNX Runtime refuses to load ("Attribute perm for Transpose has
 repeated value: 0"). While converting, the mask head selects the class with a
 one-hot product summed over classes instead: the same values (x * 1 plus
-zeros), ops every converter knows.
+zeros), ops every converter knows. The ROI aligners read their crops with
+Model Garden's gathers (`roi_align.model_garden_crops`), the ops this
+conversion was tested with, instead of the CropAndResize kernel: the same
+crops to float32 rounding.
 """
 
 import contextlib
@@ -24,6 +27,7 @@ import tensorflow as tf
 
 from maskrcnn_plugin import errors
 from maskrcnn_plugin.errors import UserError
+from maskrcnn_plugin.modeling.roi_align import model_garden_crops
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 
 # The lowest opset with every op of the graph tested with ONNX Runtime.
@@ -78,12 +82,14 @@ def _one_hot_mask_head_call(head):
 
 
 @contextlib.contextmanager
-def conversion_friendly_mask_head(model) -> Iterator[None]:
-  """While active, `model.mask_head` selects class masks without a batched gather."""
+def conversion_friendly_model(model) -> Iterator[None]:
+  """While active, `model.mask_head` selects class masks without a batched gather
+  and the ROI aligners run Model Garden's gathers."""
   head = model.mask_head
   head.call = _one_hot_mask_head_call(head)
   try:
-    yield
+    with model_garden_crops(model):
+      yield
   finally:
     del head.call  # back to the class's own method
 
@@ -109,7 +115,7 @@ def export_onnx(module: DetectionExportModule, output_path: str, *,
   tf2onnx = import_extra("tf2onnx")
   onnxruntime = import_extra("onnxruntime")
   start = time.perf_counter()
-  with conversion_friendly_mask_head(module.model):
+  with conversion_friendly_model(module.model):
     tf2onnx.convert.from_function(module.inference_from_padded_images,
                                   input_signature=module.padded_input_signature(),
                                   opset=opset, output_path=output_path)

@@ -1,0 +1,120 @@
+"""ROI align at inference on TensorFlow's CropAndResize kernel, with Model Garden's crops.
+
+Model Garden's `multilevel_crop_and_resize` (its `MultilevelROIAligner`)
+gathers the four neighbours of every sample point from all FPN levels
+flattened into one tensor, written for TPUs. On a CPU, at the shapes demo's
+inference (8 images, 100 proposals each at 7x7, the detections at 14x14),
+it took 13.5 and 4.8 ms a batch, where TensorFlow's CropAndResize kernel
+reading the same sample points took 3.6 and 2.1 ms.
+
+`crop_and_resize_align` keeps Model Garden's level assignment, sample points
+and edge clamping and reads them with CropAndResize; the crops are equal to
+float32 rounding for boxes inside the (padded) image, which inference boxes
+are: proposals and detections are clipped to the image. `ROIAligner` uses it
+at inference only. Training keeps Model Garden's gathers: CropAndResize's
+CPU gradient kernel shards the boxes over threads that add into the feature
+map without synchronisation, so overlapping boxes lose updates.
+
+`roi_aligners.multilevel_roi_aligner.inference_kernel` and
+`roi_aligners.multilevel_mask_roi_aligner.inference_kernel` select it
+('crop_and_resize', the default, or 'model_garden').
+"""
+
+import contextlib
+from typing import Iterator, Mapping, Optional
+
+import tensorflow as tf
+from official.vision.modeling.layers import roi_aligner as mg_roi_aligner
+
+
+def crop_and_resize_align(features: Mapping[str, tf.Tensor], boxes: tf.Tensor,
+                          output_size: int, sample_offset: float = 0.5) -> tf.Tensor:
+  """Model Garden's `multilevel_crop_and_resize` crops, read with CropAndResize.
+
+  Args:
+    features: {level: [batch, height_l, width_l, channels]}, level l of stride 2**l.
+    boxes: [batch, num_boxes, 4] boxes (y1, x1, y2, x2) in image pixels, inside the image.
+    output_size: Side of each crop.
+    sample_offset: Position of the sample point inside each bin, in [0, 1].
+
+  Returns:
+    [batch, num_boxes, output_size, output_size, channels] crops in the
+    features' dtype (interpolated in float32). Equal to Model Garden's to
+    float32 rounding for boxes inside the image; beyond it Model Garden
+    clamps and this reads zeros.
+  """
+  levels = sorted(int(level) for level in features)
+  min_level, max_level = levels[0], levels[-1]
+  dtype = features[str(min_level)].dtype
+  channels = features[str(min_level)].shape[-1]
+  batch_size, num_boxes = tf.shape(boxes)[0], tf.shape(boxes)[1]
+  boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
+  # Model Garden's level of a box: floor(log2(sqrt(area) / 224)) + 4, clipped.
+  areas_sqrt = tf.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+  box_levels = tf.cast(tf.math.floordiv(tf.math.log(tf.math.divide_no_nan(areas_sqrt, 224.0)),
+                                        tf.math.log(2.0)) + 4.0, tf.int32)
+  box_levels = tf.clip_by_value(box_levels, min_level, max_level) - min_level
+  box_images = tf.repeat(tf.range(batch_size), num_boxes)
+  positions = tf.dynamic_partition(tf.range(batch_size * num_boxes), box_levels, len(levels))
+  crops = []
+  for level, level_positions in zip(levels, positions):
+    level_features = tf.cast(features[str(level)], tf.float32)
+    height = tf.cast(tf.shape(level_features)[1], tf.float32)
+    width = tf.cast(tf.shape(level_features)[2], tf.float32)
+    level_boxes = tf.gather(boxes, level_positions) / float(2**level)
+    bin_height = (level_boxes[:, 2] - level_boxes[:, 0]) / output_size
+    bin_width = (level_boxes[:, 3] - level_boxes[:, 1]) / output_size
+    first_y = level_boxes[:, 0] + sample_offset * bin_height
+    first_x = level_boxes[:, 1] + sample_offset * bin_width
+    # CropAndResize samples y1 * (H - 1) + i * (y2 - y1) * (H - 1) / (output_size - 1)
+    # of a map of H rows; the repeated last row (Model Garden clamps there) makes H - 1 = height.
+    sample_boxes = tf.stack([first_y / height, first_x / width,
+                             (first_y + (output_size - 1) * bin_height) / height,
+                             (first_x + (output_size - 1) * bin_width) / width], axis=1)
+    edge_repeated = tf.pad(level_features, [[0, 0], [0, 1], [0, 1], [0, 0]], mode="SYMMETRIC")
+    crops.append(tf.image.crop_and_resize(edge_repeated, sample_boxes,
+                                          tf.gather(box_images, level_positions),
+                                          [output_size, output_size]))
+  crops = tf.dynamic_stitch(positions, crops)
+  return tf.cast(tf.reshape(crops, [batch_size, num_boxes, output_size, output_size, channels]),
+                 dtype)
+
+
+class ROIAligner(mg_roi_aligner.MultilevelROIAligner):
+  """Model Garden's `MultilevelROIAligner`; at inference, its crops read with CropAndResize.
+
+  Same constructor, config and output ([batch, num_boxes, crop_size,
+  crop_size, channels]). With `training` true it is Model Garden's layer;
+  otherwise `crop_and_resize_align`, unless `model_garden_crops` is set
+  (`model_garden_crops()` below: for XLA, which needs static shapes, and for
+  ONNX conversion, which was tested on Model Garden's gathers).
+  """
+
+  model_garden_crops = False
+
+  def call(self, features: Mapping[str, tf.Tensor], boxes: tf.Tensor,
+           training: Optional[bool] = None) -> tf.Tensor:
+    if training or self.model_garden_crops:
+      return super().call(features, boxes, training=training)
+    return crop_and_resize_align(features, boxes, self._config_dict["crop_size"],
+                                 self._config_dict["sample_offset"])
+
+
+def plugin_aligners(model):
+  """The model's `ROIAligner` layers that read inference crops with CropAndResize."""
+  aligners = [getattr(model, name, None) for name in ("roi_aligner", "mask_roi_aligner")]
+  return [aligner for aligner in aligners
+          if isinstance(aligner, ROIAligner) and not aligner.model_garden_crops]
+
+
+@contextlib.contextmanager
+def model_garden_crops(model) -> Iterator[None]:
+  """While active, the model's ROI aligners run Model Garden's gathers at inference too."""
+  aligners = plugin_aligners(model)
+  for aligner in aligners:
+    aligner.model_garden_crops = True
+  try:
+    yield
+  finally:
+    for aligner in aligners:
+      aligner.model_garden_crops = False
