@@ -157,7 +157,8 @@ ROI_ALIGNERS = Registry("roi_aligners", loader=load_components, contract="""
     with features {level: [batch, h_l, w_l, c]} and rois [batch, R, 4], and
     that returns [batch, R, crop_size, crop_size, c]; the crop_size of the
     mask aligner's get_config() (default 14) sets the mask size. Model
-    Garden's MultilevelROIAligner.""")
+    Garden's MultilevelROIAligner, or its subclass roi_align.ROIAligner
+    (the same crops, read with CropAndResize at inference).""")
 DETECTION_GENERATORS = Registry("detection_generators", loader=load_components, contract="""
     Called by maskrcnn.build_maskrcnn as `factory()` (its gin bindings only),
     under a float32 policy. Returns a Keras layer that MaskRCNNModel calls at
