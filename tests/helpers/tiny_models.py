@@ -48,6 +48,22 @@ def parse_tiny_shapes(*bindings: str) -> None:
   parse_gin([SHAPES_CONFIG], [*TINY_SHAPES, *bindings])
 
 
+def build_tiny_shapes(*bindings: str):
+  """The tiny shapes model with `bindings`, its weights drawn from seed 0; clears gin after.
+
+  Two models built with different switches hold the same weights.
+  """
+  # pylint: disable=import-outside-toplevel
+  import gin
+  from maskrcnn_plugin.keras_setup import model_garden_keras
+  from maskrcnn_plugin.modeling import build_from_gin
+  parse_tiny_shapes(*bindings)
+  model_garden_keras().utils.set_random_seed(0)
+  model = build_from_gin()
+  gin.clear_config()
+  return model
+
+
 def training_batch(instances_per_image, *, size=TINY_SHAPES_SIZE, max_instances=8, seed=0):
   """Model inputs of a training forward pass: random boxes, classes 1-3 and masks.
 

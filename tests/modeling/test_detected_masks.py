@@ -1,19 +1,17 @@
 """skip_padded_masks: the same detections as Model Garden's model, masks only where kept."""
 
-import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from maskrcnn_plugin.errors import GinConfigError
 from maskrcnn_plugin.gin_config import parse_gin
-from maskrcnn_plugin.keras_setup import model_garden_keras
 from maskrcnn_plugin.modeling import build_from_gin
 from maskrcnn_plugin.modeling.mask_rows import mask_head_on_rows
 from maskrcnn_plugin.modeling.maskrcnn_model import MaskRCNNModel as PluginMaskRCNNModel
 from maskrcnn_plugin.serving.detection import DetectionExportModule
 from maskrcnn_plugin.serving.export import export_saved_model
-from helpers.tiny_models import TINY_SHAPES_SIZE, parse_tiny_shapes
+from helpers.tiny_models import TINY_SHAPES_SIZE, build_tiny_shapes
 from official.vision.modeling.maskrcnn_model import MaskRCNNModel
 
 SIZE = TINY_SHAPES_SIZE
@@ -24,12 +22,8 @@ FEWER_DETECTIONS = ("mask_heads.mask_head.num_convs = 2",
 
 
 def _build(skip_padded_masks):
-  parse_tiny_shapes(*FEWER_DETECTIONS,
-                    f"maskrcnn.build_maskrcnn.skip_padded_masks = {skip_padded_masks}")
-  model_garden_keras().utils.set_random_seed(0)
-  model = build_from_gin()
-  gin.clear_config()
-  return model
+  return build_tiny_shapes(*FEWER_DETECTIONS,
+                           f"maskrcnn.build_maskrcnn.skip_padded_masks = {skip_padded_masks}")
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from official.vision.modeling.layers import roi_aligner as mg_roi_aligner
 from official.vision.ops import spatial_transform_ops
 
 from maskrcnn_plugin.errors import GinConfigError
-from maskrcnn_plugin.keras_setup import model_garden_keras
-from maskrcnn_plugin.modeling import build_from_gin, roi_align
+from maskrcnn_plugin.modeling import roi_align
 from maskrcnn_plugin.serving.onnx_export import conversion_friendly_model
-from helpers.tiny_models import TINY_SHAPES_SIZE, parse_tiny_shapes, training_batch
+from helpers.tiny_models import (TINY_SHAPES_SIZE, build_tiny_shapes, parse_tiny_shapes,
+                                 training_batch)
 
 SIZE = 512  # levels 2-5: 128x128 to 16x16, and boxes of all four (sqrt(area) 448 is level 5)
 
@@ -48,13 +48,9 @@ def test_crop_and_resize_reads_model_gardens_crops(crop_size, sample_offset):
 
 
 def _build(inference_kernel):
-  parse_tiny_shapes(
+  return build_tiny_shapes(
       f"roi_aligners.multilevel_roi_aligner.inference_kernel = '{inference_kernel}'",
       f"roi_aligners.multilevel_mask_roi_aligner.inference_kernel = '{inference_kernel}'")
-  model_garden_keras().utils.set_random_seed(0)
-  model = build_from_gin()
-  gin.clear_config()
-  return model
 
 
 @pytest.fixture(scope="module")
