@@ -420,7 +420,10 @@ def timing_worker(args) -> Dict:
     annotation_file = os.path.join(args.data_dir, "instances_val.json")
     result["ap"] = {name: _coco_ap(sides[name], batches, annotation_file) for name in infer_names}
     log(f"[{setting.name}] AP: {result['ap']}")
-  detections = sides["Model Garden"].infer(*batches[0])["num_detections"]
+  # Over all inference batches: the eval pipeline's order is not fixed, so one
+  # batch's count changes from run to run.
+  detections = tf.concat([sides["Model Garden"].infer(*batch)["num_detections"]
+                          for batch in batches], axis=0)
   result["detections_per_image"] = float(tf.reduce_mean(tf.cast(detections, tf.float32)))
 
   per_window = plan["infer_batches"]
