@@ -27,7 +27,7 @@ from official.vision.modeling import maskrcnn_model as mg_maskrcnn_model
 
 from maskrcnn_plugin.modeling.detected_masks import detected_mask_outputs
 from maskrcnn_plugin.modeling.foreground_masks import foreground_mask_outputs
-from maskrcnn_plugin.modeling.roi_align import plugin_aligners
+from maskrcnn_plugin.modeling.roi_align import use_model_garden_crops
 
 
 class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
@@ -61,12 +61,8 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
     if inference and self.skip_padded_masks:
       self.skip_padded_masks = False
       switched.append("skip_padded_masks")
-    if inference:
-      aligners = plugin_aligners(self)
-      for aligner in aligners:
-        aligner.model_garden_crops = True
-      if aligners:
-        switched.append("the ROI aligners' inference_kernel = 'crop_and_resize'")
+    if inference and use_model_garden_crops(self):
+      switched.append("the ROI aligners' inference_kernel = 'crop_and_resize'")
     return switched
 
   def get_config(self) -> Mapping[str, Any]:

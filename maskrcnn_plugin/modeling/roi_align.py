@@ -21,7 +21,7 @@ map without synchronisation, so overlapping boxes lose updates.
 """
 
 import contextlib
-from typing import Iterator, Mapping, Optional
+from typing import Iterator, List, Mapping, Optional
 
 import tensorflow as tf
 from official.vision.modeling.layers import roi_aligner as mg_roi_aligner
@@ -100,21 +100,25 @@ class ROIAligner(mg_roi_aligner.MultilevelROIAligner):
                                  self._config_dict["sample_offset"])
 
 
-def plugin_aligners(model):
-  """The model's `ROIAligner` layers that read inference crops with CropAndResize."""
+def use_model_garden_crops(model) -> List[ROIAligner]:
+  """Makes the model's `ROIAligner` layers run Model Garden's gathers at inference too.
+
+  Returns the aligners it switched (those that read with CropAndResize until now).
+  """
   aligners = [getattr(model, name, None) for name in ("roi_aligner", "mask_roi_aligner")]
-  return [aligner for aligner in aligners
-          if isinstance(aligner, ROIAligner) and not aligner.model_garden_crops]
+  switched = [aligner for aligner in aligners
+              if isinstance(aligner, ROIAligner) and not aligner.model_garden_crops]
+  for aligner in switched:
+    aligner.model_garden_crops = True
+  return switched
 
 
 @contextlib.contextmanager
 def model_garden_crops(model) -> Iterator[None]:
   """While active, the model's ROI aligners run Model Garden's gathers at inference too."""
-  aligners = plugin_aligners(model)
-  for aligner in aligners:
-    aligner.model_garden_crops = True
+  switched = use_model_garden_crops(model)
   try:
     yield
   finally:
-    for aligner in aligners:
+    for aligner in switched:
       aligner.model_garden_crops = False
