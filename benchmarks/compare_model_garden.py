@@ -18,6 +18,11 @@ weights in the same order. For each it measures, in float32 on the CPU:
   Model Garden's base_trainer.Trainer) runs windows of a few steps in one
   compiled loop; after a warm-up window, plugin and Model Garden windows
   alternate, so load from other processes hits both alike; the median window.
+  Settings with trained weights train from them (restored after the warm-up,
+  copied into every side): the plugin's mask head trains on the foreground
+  ROIs, whose number grows as a model learns (about 8 per image at the demo's
+  step 50, 23 at step 1000), so random weights would understate its work.
+  The table gives the plugin's mean `num_fg_masks` per image over its windows.
 - inference images/s: the model in inference mode on the shapes validation
   images (preprocessed once, the same batches for both), windows alternating
   as above. shapes_2fc runs on the demo's trained weights and the R50
@@ -35,14 +40,14 @@ weights in the same order. For each it measures, in float32 on the CPU:
 The plugin runs with its defaults, which include its speed-ups: the mask head
 trained on foreground ROIs only (foreground_mask_training) and run on kept
 detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
-(nms_kernel = 'native'), inference ROI align on TensorFlow's CropAndResize
-kernel (inference_kernel = 'crop_and_resize') and, with one replica, fused instead of synchronized
+(nms_kernel = 'native'), ROI align on TensorFlow's CropAndResize
+kernel (inference_kernel and training_kernel = 'crop_and_resize') and, with one replica, fused instead of synchronized
 batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
 float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
 on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
 switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
 the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
-padded masks' and 'plugin MG ROI align' are always measured), and the speed-ups not kept are measured too:
+padded masks' and, in both, 'plugin MG ROI align' are always measured), and the speed-ups not kept are measured too:
 XLA (training) and one step per compiled loop.
 
 The '(ceiling)' rows time the backbone, FPN and RPN head alone (shared_layers),
@@ -98,10 +103,11 @@ SHARED = "backbone + FPN + RPN head alone"
 # Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
-# Model Garden's gathers in both ROI aligners at inference.
-MODEL_GARDEN_ROI_ALIGN = (
-    "roi_aligners.multilevel_roi_aligner.inference_kernel = 'model_garden'",
-    "roi_aligners.multilevel_mask_roi_aligner.inference_kernel = 'model_garden'")
+# Model Garden's gathers in both ROI aligners, in training and at inference.
+MODEL_GARDEN_ROI_ALIGN = tuple(
+    f"roi_aligners.{aligner}.{mode}_kernel = 'model_garden'"
+    for aligner in ("multilevel_roi_aligner", "multilevel_mask_roi_aligner")
+    for mode in ("inference", "training"))
 
 
 def _load() -> str:
@@ -123,16 +129,24 @@ class _Side:
     self.model = model
     self.trainer = trainer
     self.batch_size = batch_size
+    self.fg_masks: List[float] = []
     self.infer = tf.function(lambda images, labels: model(
         images, image_shape=labels["image_info"][:, 1, :], anchor_boxes=labels["anchor_boxes"],
         training=False))
 
   def train_window(self, steps: int) -> float:
-    """Runs `steps` training steps in one compiled loop; returns images/s."""
+    """Runs `steps` training steps in one compiled loop; returns images/s.
+
+    The plugin's windows also append their mean `num_fg_masks` (mask head
+    rows per image) to `self.fg_masks`.
+    """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     start = time.perf_counter()
-    self.trainer.train(tf.constant(steps, tf.int32))  # Ends with a host read of the metrics.
-    return steps * self.batch_size / (time.perf_counter() - start)
+    logs = self.trainer.train(tf.constant(steps, tf.int32))  # Ends with a host read of the metrics.
+    rate = steps * self.batch_size / (time.perf_counter() - start)
+    if logs and "num_fg_masks" in logs:
+      self.fg_masks.append(float(logs["num_fg_masks"]))
+    return rate
 
 
 class SharedLayers(NamedTuple):
@@ -334,6 +348,15 @@ def window_plan(setting: twins.Setting, quick: bool) -> Dict[str, int]:
   return plan
 
 
+def _restore(model, checkpoint_dir: str, log: Callable[[str], None]) -> None:
+  """Restores the latest checkpoint of checkpoint_dir into model (every model weight)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  checkpoint = tf.train.latest_checkpoint(checkpoint_dir)
+  status = tf.train.Checkpoint(model=model).restore(checkpoint)
+  status.expect_partial().assert_existing_objects_matched()
+  log(f"restored {checkpoint}")
+
+
 def timing_worker(args) -> Dict:
   """Training and inference images/s for both sides in one process, windows interleaved."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -361,8 +384,8 @@ def timing_worker(args) -> Dict:
       bindings=[f"{BUILD}.foreground_mask_training = False"])
   # The plugin with Model Garden's ROI align gathers at inference.
   sides["plugin MG ROI align"] = _plugin_side("plugin MG ROI align", setting, strategy,
-                                              train=False, bindings=MODEL_GARDEN_ROI_ALIGN)
-  train_candidates = ["plugin padded mask training"]
+                                              bindings=MODEL_GARDEN_ROI_ALIGN)
+  train_candidates = ["plugin padded mask training", "plugin MG ROI align"]
   infer_names = ["plugin", "plugin bf16", "plugin padded masks", "plugin MG ROI align",
                  "Model Garden"]
   # The backbone, FPN and RPN head alone, in float32 and bfloat16: the ceiling
@@ -389,6 +412,13 @@ def timing_worker(args) -> Dict:
   log(f"[{setting.name}] training warm-up ({_load()})")
   for name in train_names:
     sides[name].train_window(steps)
+  if trained:  # Train from the trained weights: their foreground counts (see the docstring).
+    _restore(sides["plugin"].model, checkpoint_dir, log)
+    weights = sides["plugin"].model.get_weights()
+    for name in train_names:
+      if isinstance(sides[name], _Side) and name != "plugin":
+        sides[name].model.set_weights(weights)
+    sides["plugin"].fg_masks.clear()
 
   if args.candidates:  # steps_per_loop = 1: one compiled call and host sync per step.
     sides["plugin 1 step/loop"] = sides["plugin"]
@@ -402,15 +432,14 @@ def timing_worker(args) -> Dict:
   train_rates = _interleave(train_names, train_window, plan["train_windows"], log)
 
   # Inference on the validation images.
+  fg_masks = sides["plugin"].fg_masks
   result = {"setting": setting.name, "parameters": parameters, "trained_weights": trained,
-            "train": train_rates, "load_after_train": os.getloadavg()}
+            "train": train_rates, "load_after_train": os.getloadavg(),
+            "train_fg_masks_per_image": sum(fg_masks) / len(fg_masks)}
   limit = None if trained else plan["infer_batches"] * plan["infer_windows"]
   batches = _eval_batches(limit)
-  if trained:
-    checkpoint = tf.train.latest_checkpoint(checkpoint_dir)
-    status = tf.train.Checkpoint(model=sides["plugin"].model).restore(checkpoint)
-    status.expect_partial().assert_existing_objects_matched()
-    log(f"[{setting.name}] restored {checkpoint}")
+  if trained:  # Training moved the weights: back to the checkpoint's.
+    _restore(sides["plugin"].model, checkpoint_dir, log)
   weights = sides["plugin"].model.get_weights()
   for name in infer_names[1:]:
     sides[name].model.set_weights(weights)
@@ -542,7 +571,10 @@ def _table(results: List[Dict]) -> str:
     def label(side: str) -> str:
       return f"{side} (ceiling)" if side.startswith(SHARED) else side
 
-    add("training images/s", train["plugin"], mg_train)
+    start = "trained" if result["trained_weights"] else "RANDOM"
+    add(f"training images/s ({start} weights at the start, "
+        f"{result['train_fg_masks_per_image']:.1f} foreground masks/image)",
+        train["plugin"], mg_train)
     for side in train:
       if side not in ("plugin", "Model Garden"):
         add(f"training images/s, {label(side)}", train[side], mg_train)

@@ -8,6 +8,7 @@ factories, as Model Garden's config has two aligners: the box head's
 arguments to the layer it names (`layer_factory.passes_arguments`).
 """
 
+import functools
 from typing import Annotated
 
 from official.vision.modeling.layers import detection_generator as mg_detection_generator
@@ -118,15 +119,18 @@ def roi_sampler(*,
   return mg_roi_sampler.ROISampler
 
 
-def _roi_aligner_class(inference_kernel: str):
-  return roi_align.ROIAligner if inference_kernel == "crop_and_resize" else \
-      mg_roi_aligner.MultilevelROIAligner
+def _roi_aligner_class(inference_kernel: str, training_kernel: str):
+  if inference_kernel == training_kernel == "model_garden":
+    return mg_roi_aligner.MultilevelROIAligner
+  return functools.partial(roi_align.ROIAligner, inference_kernel=inference_kernel,
+                           training_kernel=training_kernel)
 
 
 @ROI_ALIGNERS.register("multilevel_roi_aligner")
-@passes_arguments(not_passed=("inference_kernel",))
+@passes_arguments(not_passed=("inference_kernel", "training_kernel"))
 def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fraction = 0.5,
-                           inference_kernel: RoiAlignKernel = "crop_and_resize"):
+                           inference_kernel: RoiAlignKernel = "crop_and_resize",
+                           training_kernel: RoiAlignKernel = "crop_and_resize"):
   """Model Garden's ROI align for the box head (`roi_aligner.MultilevelROIAligner`).
 
   Output: [batch, num_rois, crop_size, crop_size, channels], each ROI read from
@@ -137,20 +141,24 @@ def multilevel_roi_aligner(*, crop_size: PositiveInt = 7, sample_offset: Fractio
     sample_offset: Sub-pixel sample offset in each bin.
     inference_kernel: 'crop_and_resize' reads Model Garden's crops with
       TensorFlow's CropAndResize kernel at inference (`roi_align.ROIAligner`:
-      the same crops to float32 rounding, faster on CPUs; training keeps
-      Model Garden's gathers); 'model_garden' runs its gathers always.
+      the same crops to float32 rounding, faster on CPUs); 'model_garden'
+      runs its gathers.
+    training_kernel: The same choice in training, where 'crop_and_resize'
+      also replaces the gathers' gradient by `roi_align`'s deterministic one
+      (the same gradient to float32 rounding).
 
   Returns:
     The ROI aligner layer.
   """
-  return _roi_aligner_class(inference_kernel)
+  return _roi_aligner_class(inference_kernel, training_kernel)
 
 
 @ROI_ALIGNERS.register("multilevel_mask_roi_aligner")
-@passes_arguments(not_passed=("inference_kernel",))
+@passes_arguments(not_passed=("inference_kernel", "training_kernel"))
 def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
                                 sample_offset: Fraction = 0.5,
-                                inference_kernel: RoiAlignKernel = "crop_and_resize"):
+                                inference_kernel: RoiAlignKernel = "crop_and_resize",
+                                training_kernel: RoiAlignKernel = "crop_and_resize"):
   """Model Garden's ROI align for the mask head (Model Garden's `MaskROIAligner`).
 
   The same layer as `multilevel_roi_aligner` with the mask head's 14x14
@@ -160,11 +168,12 @@ def multilevel_mask_roi_aligner(*, crop_size: PositiveInt = 14,
     crop_size: Output side of each ROI crop.
     sample_offset: Sub-pixel sample offset in each bin.
     inference_kernel: As `multilevel_roi_aligner`'s.
+    training_kernel: As `multilevel_roi_aligner`'s.
 
   Returns:
     The ROI aligner layer.
   """
-  return _roi_aligner_class(inference_kernel)
+  return _roi_aligner_class(inference_kernel, training_kernel)
 
 
 @DETECTION_GENERATORS.register("detection_generator")

@@ -1,4 +1,4 @@
-"""roi_align: inference crops read with CropAndResize are Model Garden's; training keeps its gathers."""
+"""roi_align: crops read with CropAndResize, and their gradients, are Model Garden's."""
 
 import gin
 import numpy as np
@@ -47,10 +47,35 @@ def test_crop_and_resize_reads_model_gardens_crops(crop_size, sample_offset):
   assert (np.abs(expected.numpy()).reshape(80, -1).max(axis=1)[[0, 1, 2, 5]] > 0.1).all()
 
 
-def _build(inference_kernel):
-  return build_tiny_shapes(
-      f"roi_aligners.multilevel_roi_aligner.inference_kernel = '{inference_kernel}'",
-      f"roi_aligners.multilevel_mask_roi_aligner.inference_kernel = '{inference_kernel}'")
+def _build(kernel, training_kernel=None):
+  training_kernel = training_kernel or kernel
+  return build_tiny_shapes(*[
+      f"roi_aligners.{aligner}.{mode}_kernel = '{value}'"
+      for aligner in ("multilevel_roi_aligner", "multilevel_mask_roi_aligner")
+      for mode, value in (("inference", kernel), ("training", training_kernel))])
+
+
+def test_crop_gradients_are_model_gardens():
+  rng = np.random.default_rng(3)
+  features = {str(level): tf.Variable(rng.normal(size=[2, SIZE // 2**level, SIZE // 2**level, 8]),
+                                      dtype=tf.float32) for level in range(2, 6)}
+  boxes = _boxes()
+  upstream = tf.constant(rng.normal(size=[2, 40, 7, 7, 8]), tf.float32)
+
+  def gradients(crop):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(crop(features, boxes) * upstream)
+    return tape.gradient(loss, [features[str(level)] for level in range(2, 6)])
+
+  ours = gradients(lambda f, b: roi_align.crop_and_resize_align(f, b, 7))
+  theirs = gradients(lambda f, b: spatial_transform_ops.multilevel_crop_and_resize(f, b, 7))
+  for mine, expected in zip(ours, theirs):
+    assert np.abs(expected.numpy()).max() > 0.1
+    np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+  # Deterministic: the same sums in the same order (TensorFlow's kernel adds from several threads).
+  again = gradients(lambda f, b: roi_align.crop_and_resize_align(f, b, 7))
+  for first, second in zip(ours, again):
+    np.testing.assert_array_equal(first.numpy(), second.numpy())
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +102,7 @@ def test_the_option_selects_the_layers(models):
   ours, theirs = models
   for aligner in (ours.roi_aligner, ours.mask_roi_aligner):
     assert isinstance(aligner, roi_align.ROIAligner)
+    assert aligner.get_config()["training_kernel"] == "crop_and_resize"
   for aligner in (theirs.roi_aligner, theirs.mask_roi_aligner):
     assert type(aligner) is mg_roi_aligner.MultilevelROIAligner  # pylint: disable=unidiomatic-typecheck
 
@@ -99,13 +125,40 @@ def test_inference_detections_and_masks_are_model_gardens(models, monkeypatch):
     np.testing.assert_allclose(actual[key], expected[key], atol=tolerance)
 
 
-def test_training_runs_model_gardens_gathers(models, monkeypatch):
-  ours, _ = models
+def test_training_losses_and_gradients_are_model_gardens(models, monkeypatch):
+  ours, theirs = models
   calls = _count_crop_and_resize_calls(monkeypatch)
   images, inputs = training_batch([2, 1])
-  outputs = ours(images, **inputs)
-  assert not calls
+
+  def loss_and_gradients(model):
+    tf.random.set_seed(11)  # The same sampled ROIs on both sides.
+    with tf.GradientTape() as tape:
+      outputs = model(images, **inputs)
+      loss = tf.add_n([tf.reduce_sum(outputs[key] ** 2) for key in
+                       ("class_outputs", "box_outputs", "mask_outputs")])
+    return loss, tape.gradient(loss, model.trainable_variables), outputs
+
+  loss, grads, outputs = loss_and_gradients(ours)
+  assert sorted(calls) == [7, 14]  # both aligners, once each
   assert outputs["mask_outputs"].shape[1] >= 3  # The mask branch ran (the ground truths' ROIs).
+  expected_loss, expected_grads, _ = loss_and_gradients(theirs)
+  np.testing.assert_allclose(loss, expected_loss, rtol=1e-4)
+  # Relative to the largest gradient: the biases before batch norm have
+  # gradients of float32 noise only (about 1e-4 of it) on both sides.
+  pairs = [(variable.name, mine, expected) for variable, mine, expected
+           in zip(ours.trainable_variables, grads, expected_grads) if expected is not None]
+  scale = max(float(tf.reduce_max(tf.abs(expected))) for _, _, expected in pairs)
+  assert len(pairs) > 20 and scale > 1.0
+  for name, mine, expected in pairs:
+    np.testing.assert_allclose(mine / scale, expected / scale, atol=1e-4, err_msg=name)
+
+
+def test_the_training_kernel_alone_selects_model_gardens_gathers(monkeypatch):
+  model = _build("crop_and_resize", training_kernel="model_garden")
+  calls = _count_crop_and_resize_calls(monkeypatch)
+  images, inputs = training_batch([2, 1])
+  model(images, **inputs)
+  assert not calls
 
 
 def test_static_shapes_and_onnx_conversion_switch_to_model_gardens_gathers(monkeypatch):
