@@ -158,7 +158,7 @@ ROI_ALIGNERS = Registry("roi_aligners", loader=load_components, contract="""
     that returns [batch, R, crop_size, crop_size, c]; the crop_size of the
     mask aligner's get_config() (default 14) sets the mask size. Model
     Garden's MultilevelROIAligner, or its subclass roi_align.ROIAligner
-    (the same crops, read with CropAndResize at inference).""")
+    (the same crops and gradients, read with CropAndResize).""")
 DETECTION_GENERATORS = Registry("detection_generators", loader=load_components, contract="""
     Called by maskrcnn.build_maskrcnn as `factory()` (its gin bindings only),
     under a float32 policy. Returns a Keras layer that MaskRCNNModel calls at

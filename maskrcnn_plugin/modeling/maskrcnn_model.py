@@ -50,9 +50,10 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
   def use_static_shapes(self, *, inference: bool = True) -> List[str]:
     """Switches to the padded paths XLA compiles; returns the switches it turned off.
 
-    Model Garden's padded mask training and, with `inference`, its padded
-    inference masks and its ROI align gathers at inference (`roi_align.py`).
-    Call before the model's first traced call.
+    Model Garden's padded mask training, its ROI align gathers in training
+    and at inference (`roi_align.py`: CropAndResize's crops are grouped by
+    level into tensors of dynamic size) and, with `inference`, its padded
+    inference masks. Call before the model's first traced call.
     """
     switched = []
     if self.foreground_mask_training:
@@ -61,8 +62,8 @@ class MaskRCNNModel(mg_maskrcnn_model.MaskRCNNModel):
     if inference and self.skip_padded_masks:
       self.skip_padded_masks = False
       switched.append("skip_padded_masks")
-    if inference and use_model_garden_crops(self):
-      switched.append("the ROI aligners' inference_kernel = 'crop_and_resize'")
+    if use_model_garden_crops(self):
+      switched.append("the ROI aligners' kernel = 'crop_and_resize'")
     return switched
 
   def get_config(self) -> Mapping[str, Any]:

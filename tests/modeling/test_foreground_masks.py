@@ -237,7 +237,7 @@ def test_static_shapes_switch_each_dynamic_path_once():
   """What `maskrcnn train` does on a TPU, where XLA compiles every step."""
   model = build_pair()[0]
   assert model.use_static_shapes() == ["foreground_mask_training", "skip_padded_masks",
-                                       "the ROI aligners' inference_kernel = 'crop_and_resize'"]
+                                       "the ROI aligners' kernel = 'crop_and_resize'"]
   assert not (model.foreground_mask_training or model.skip_padded_masks)
   assert model.roi_aligner.model_garden_crops and model.mask_roi_aligner.model_garden_crops
   assert model.use_static_shapes() == []

@@ -171,7 +171,7 @@ def test_static_shapes_and_onnx_conversion_switch_to_model_gardens_gathers(monke
   assert not calls
   model(images, image_shape=shape, training=False)  # restored after the conversion
   assert calls
-  assert "the ROI aligners' inference_kernel = 'crop_and_resize'" in model.use_static_shapes()
+  assert "the ROI aligners' kernel = 'crop_and_resize'" in model.use_static_shapes()
   calls.clear()
   model(images, image_shape=shape, training=False)
   assert not calls
