@@ -41,14 +41,15 @@ The plugin runs with its defaults, which include its speed-ups: the mask head
 trained on foreground ROIs only (foreground_mask_training) and run on kept
 detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
 (nms_kernel = 'native'), ROI align on TensorFlow's CropAndResize
-kernel (inference_kernel and training_kernel = 'crop_and_resize') and, with one replica, fused instead of synchronized
-batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
+kernel (inference_kernel and training_kernel = 'crop_and_resize') and, with
+one replica, fused instead of synchronized batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
 float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
 on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
 switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
 the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
-padded masks' and, in both, 'plugin MG ROI align' are always measured), and the speed-ups not kept are measured too:
-XLA (training) and one step per compiled loop.
+padded masks' and, in both, 'plugin MG ROI align' are always measured), and
+the speed-ups not kept are measured too: XLA (training) and one step per
+compiled loop.
 
 The '(ceiling)' rows time the backbone, FPN and RPN head alone (shared_layers),
 in float32 and bfloat16, in the same alternating windows: forward and backward
@@ -56,6 +57,12 @@ in training, forward at inference. Every implementation of the architecture
 runs these layers, so their ratio to Model Garden is the largest ratio any
 change after the proposals can reach. The load average is printed with each
 phase; figures are medians.
+
+Every worker process imports maskrcnn_plugin before TensorFlow runs, so both
+sides run on TensorFlow's pooled CPU allocator (TF_CPU_ALLOCATOR_USE_BFC=1,
+maskrcnn_plugin/cpu_allocator.py) unless the environment sets it to 0: the
+ratios are those of the models. benchmarks/cpu_allocator.py measures the
+allocator itself, which Model Garden's own trainer does not select.
 """
 
 import argparse
@@ -339,6 +346,31 @@ def _interleave(sides: List[str], window: Callable[[str], float], rounds: int,
   return rates
 
 
+def inference_windows(sides: Dict[str, "_Side"], batches, per_window: int
+                      ) -> Callable[[str], float]:
+  """window(name): images/s of sides[name] on the next `per_window` of `batches`.
+
+  Each side walks through the batches in its own order of windows, the same
+  for every side, so alternating sides see the same images.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  calls: Dict[str, int] = {}
+
+  def window(name: str) -> float:
+    window_index = calls.get(name, 0)
+    calls[name] = window_index + 1
+    start_batch = (window_index * per_window) % max(len(batches) - per_window + 1, 1)
+    start = time.perf_counter()
+    images = 0
+    for batch_images, labels in batches[start_batch:start_batch + per_window]:
+      outputs = sides[name].infer(batch_images, labels)
+      images += int(batch_images.shape[0])
+    _ = tf.nest.flatten(outputs)[0].numpy()  # Wait for the last batch.
+    return images / (time.perf_counter() - start)
+
+  return window
+
+
 def window_plan(setting: twins.Setting, quick: bool) -> Dict[str, int]:
   """Steps per training window, windows per side, batches per inference window (WINDOWS)."""
   plan = dict(WINDOWS[setting.model])
@@ -455,22 +487,7 @@ def timing_worker(args) -> Dict:
                           for batch in batches], axis=0)
   result["detections_per_image"] = float(tf.reduce_mean(tf.cast(detections, tf.float32)))
 
-  per_window = plan["infer_batches"]
-
-  def infer_window(name: str) -> float:
-    window_index = infer_window.calls.get(name, 0)
-    infer_window.calls[name] = window_index + 1
-    start_batch = (window_index * per_window) % max(len(batches) - per_window + 1, 1)
-    chosen = batches[start_batch:start_batch + per_window]
-    start = time.perf_counter()
-    images = 0
-    for batch_images, labels in chosen:
-      outputs = sides[name].infer(batch_images, labels)
-      images += int(batch_images.shape[0])
-    _ = tf.nest.flatten(outputs)[0].numpy()  # Wait for the last batch.
-    return images / (time.perf_counter() - start)
-
-  infer_window.calls = {}
+  infer_window = inference_windows(sides, batches, plan["infer_batches"])
   log(f"[{setting.name}] inference ({_load()})")
   result["infer"] = _interleave([*infer_names, *ceilings], infer_window, plan["infer_windows"],
                                 log)

@@ -1,14 +1,18 @@
 """maskrcnn_plugin: Mask R-CNN on TensorFlow Model Garden, wired by gin.
 
-Importing the package sets TF_USE_LEGACY_KERAS=1 (unless already set) before
-TensorFlow is imported, so `tf.keras` is the Keras 2 that Model Garden uses.
-It does not import TensorFlow itself: the built-in components register on the
+Importing the package sets two TensorFlow variables unless already set:
+TF_USE_LEGACY_KERAS=1, so `tf.keras` is the Keras 2 that Model Garden uses
+(`keras_setup`; in effect unless `tf.keras` was used before), and
+TF_CPU_ALLOCATOR_USE_BFC=1, TensorFlow's pooled allocator for host memory
+(`cpu_allocator`; in effect unless a TensorFlow tensor existed before). It
+does not import TensorFlow itself: the built-in components register on the
 first registry lookup or gin parse (`registries.load_components()`).
 """
 
-from maskrcnn_plugin import keras_setup
+from maskrcnn_plugin import cpu_allocator, keras_setup
 
 keras_setup.configure_environment()
+cpu_allocator.configure_environment()
 
 # pylint: disable=wrong-import-position
 from maskrcnn_plugin.registries import (  # noqa: E402

@@ -47,6 +47,11 @@ def format_report(report: doctor.Report) -> List[str]:
   cpu = report.cpu
   lines += ["", f"CPU                    {cpu['machine']}, bfloat16 instructions: "
             + (", ".join(cpu["bfloat16_flags"]) if cpu["bfloat16"] else "none")]
+  if cpu.get("allocator"):
+    variable = cpu["allocator"]["variable"]
+    lines.append("CPU allocator          " + ("pooled" if cpu["allocator"]["pooled"]
+                                              else "TensorFlow's default (not pooled)")
+                 + f", TF_CPU_ALLOCATOR_USE_BFC={variable or '(not set)'}")
   lines += ["", "Verdict"]
   for finding in report.findings:
     lines.append(f"  {finding.severity.upper()} [{finding.check}] {finding.message}")

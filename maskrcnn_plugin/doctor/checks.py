@@ -37,6 +37,8 @@ def run_checks(*, run_on_gpu: bool = True) -> Report:
     report.gpus = _probe("TensorFlow GPUs",
                          lambda: probes.tensorflow_gpus(run_on_gpu=run_on_gpu), [], probe_errors)
     report.keras = _probe("Keras", probes.keras_facts, {}, probe_errors)
+    report.cpu["allocator"] = _probe("CPU allocator", probes.cpu_allocator_facts, {},
+                                     probe_errors)
   report.findings = verdicts.diagnose(report)
   return report
 

@@ -8,7 +8,7 @@ the support matrix's (`matrix`).
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from maskrcnn_plugin import keras_setup
+from maskrcnn_plugin import cpu_allocator, keras_setup
 from maskrcnn_plugin.doctor import matrix, probes
 from maskrcnn_plugin.doctor.report import ERROR, INFO, WARNING, Finding, Report
 
@@ -16,7 +16,8 @@ from maskrcnn_plugin.doctor.report import ERROR, INFO, WARNING, Finding, Report
 def diagnose(report: Report) -> List[Finding]:
   """All findings for `report`, errors first."""
   findings = (_python_findings(report) + _package_findings(report) + _import_findings(report)
-              + _keras_findings(report) + _gpu_findings(report) + _precision_findings(report))
+              + _keras_findings(report) + _gpu_findings(report) + _precision_findings(report)
+              + _allocator_findings(report))
   findings += [Finding(WARNING, "probe_failed", f"Could not read the {name}: {error}")
                for name, error in report.probe_errors.items()]
   order = {ERROR: 0, WARNING: 1, INFO: 2}
@@ -254,6 +255,24 @@ def _precision_findings(report: Report) -> List[Finding]:
                     "CPU training.")]
   return [Finding(INFO, "cpu_float32",
                   "The CPU has no bfloat16 instructions (AVX512_BF16/AMX): train in float32.")]
+
+
+def _allocator_findings(report: Report) -> List[Finding]:
+  allocator = report.cpu.get("allocator")
+  if not allocator or allocator["pooled"]:
+    return []
+  name = cpu_allocator.POOLED_ALLOCATOR_VARIABLE
+  variable = allocator["variable"]
+  if variable is not None and variable.lower() in ("0", "false"):
+    cause = f"{name}={variable} is set in the environment"
+    remedy = f"Unset {name} or set it to 1."
+  else:
+    cause = "a TensorFlow tensor existed before maskrcnn_plugin was imported"
+    remedy = f"Import maskrcnn_plugin before running TensorFlow, or export {name}=1."
+  return [Finding(WARNING, "cpu_allocator_not_pooled",
+                  f"TensorFlow's CPU allocator is its default, not the pooled one ({cause}): "
+                  "every large tensor faults its memory pages in again, and CPU training is "
+                  "slower (the shapes demo 1.11x).", remedy)]
 
 
 def _mm(version: Tuple[int, int]) -> str:

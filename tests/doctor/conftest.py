@@ -34,6 +34,7 @@ class FakeEnvironment:
     self.driver = copy.deepcopy(HEALTHY["driver"])
     self.cpu_flags = ["fpu", "avx2", "avx512f"]
     self.keras = copy.deepcopy(HEALTHY["keras"])
+    self.allocator = {"variable": "1", "pooled": True}
     self.probed_tensorflow = False
     monkeypatch.setattr(probes, "package_version", self.versions.get)
     monkeypatch.setattr(probes, "import_error", self.import_errors.get)
@@ -41,6 +42,7 @@ class FakeEnvironment:
     monkeypatch.setattr(probes, "tensorflow_gpus",
                         lambda run_on_gpu=True: self._tf_probe(self.gpus))
     monkeypatch.setattr(probes, "keras_facts", lambda: self._tf_probe(self.keras))
+    monkeypatch.setattr(probes, "cpu_allocator_facts", lambda: self._tf_probe(self.allocator))
     monkeypatch.setattr(probes, "nvidia_driver", lambda: self.driver)
     monkeypatch.setattr(probes, "cpu_flags", lambda: self.cpu_flags)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)

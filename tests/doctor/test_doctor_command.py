@@ -62,9 +62,12 @@ def test_real_run_through_main(capsys):
   assert report["packages"]["tensorflow"] == tf.__version__
   assert report["imports"] == {module: None for module in doctor.IMPORTS}
   assert report["keras"]["same"] is True
+  assert report["cpu"]["allocator"]["pooled"] is True  # The suite imports the plugin first.
   assert report["tensorflow_build"]["version"] == tf.__version__
   assert main(["doctor"]) == 0
-  assert "This set-up can train." in capsys.readouterr().out
+  out = capsys.readouterr().out
+  assert "This set-up can train." in out
+  assert "CPU allocator          pooled, TF_CPU_ALLOCATOR_USE_BFC=1" in out
 
 
 @pytest.mark.smoke

@@ -231,6 +231,25 @@ def test_cpu_bfloat16_flags_are_reported(env):
   assert "cpu_bfloat16" in _checks(report, doctor.INFO)
 
 
+@pytest.mark.parametrize("variable, remedy", [
+    ("0", "Unset TF_CPU_ALLOCATOR_USE_BFC or set it to 1."),
+    ("1", "Import maskrcnn_plugin before running TensorFlow, or export TF_CPU_ALLOCATOR_USE_BFC=1."),
+])
+def test_unpooled_cpu_allocator_is_a_warning_naming_its_cause(env, variable, remedy):
+  env.allocator.update(variable=variable, pooled=False)
+  report = env.check()
+  finding = _finding(report, "cpu_allocator_not_pooled")
+  assert report.can_train and finding.severity == doctor.WARNING
+  assert finding.remedy == remedy
+  assert ("TF_CPU_ALLOCATOR_USE_BFC=0 is set" in finding.message) == (variable == "0")
+
+
+def test_pooled_cpu_allocator_is_no_finding(env):
+  report = env.check()
+  assert report.cpu["allocator"] == {"variable": "1", "pooled": True}
+  assert "cpu_allocator_not_pooled" not in _checks(report)
+
+
 def test_untested_python_is_a_warning(env, monkeypatch):
   monkeypatch.setattr(platform, "python_version", lambda: "3.13.1")
   report = env.check()
