@@ -42,9 +42,9 @@ trained on foreground ROIs only (foreground_mask_training) and run on kept
 detections only at inference (skip_padded_masks), NMS on TensorFlow's kernel
 (nms_kernel = 'native'), ROI align on TensorFlow's CropAndResize
 kernel (inference_kernel and training_kernel = 'crop_and_resize') and, with
-one replica, fused instead of synchronized batch norm; 'plugin bf16' is the same with mixed_bfloat16 (box math in
-float32), the reduced precision that `runtime.mixed_precision = 'auto'` picks
-on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
+one replica, fused instead of synchronized batch norm; 'plugin bf16' is the
+same with mixed_bfloat16 (box math in float32), the reduced precision that
+`runtime.mixed_precision = 'auto'` picks on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
 switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
 the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
 padded masks' and, in both, 'plugin MG ROI align' are always measured), and

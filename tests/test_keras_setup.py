@@ -1,18 +1,13 @@
 """The plugin makes `tf.keras` Model Garden's Keras, or says why it cannot."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
+
+from helpers.fresh_python import run_python
 
 
 def _run(code):
-  env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-  env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-  return subprocess.run([sys.executable, "-W", "always::RuntimeWarning", "-c", textwrap.dedent(code)],
-                        env=env, capture_output=True, text=True)
+  return run_python(code, unset=["TF_USE_LEGACY_KERAS"],
+                    python_args=["-W", "always::RuntimeWarning"])
 
 
 def test_importing_the_plugin_first_makes_tf_keras_model_gardens_keras():

@@ -1,24 +1,16 @@
 """Importing the plugin selects TensorFlow's pooled CPU allocator unless the user chose."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
+from helpers.fresh_python import run_python
 from maskrcnn_plugin import cpu_allocator
 
 _VARIABLE = cpu_allocator.POOLED_ALLOCATOR_VARIABLE
 
 
 def _run(code, variable=None):
-  env = {k: v for k, v in os.environ.items() if k != _VARIABLE}
-  if variable is not None:
-    env[_VARIABLE] = variable
-  env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-  result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                          capture_output=True, text=True, check=False)
+  result = run_python(code, unset=[_VARIABLE],
+                      variables=None if variable is None else {_VARIABLE: variable})
   assert result.returncode == 0, result.stderr[-2000:]
   return result.stdout.split()
 
