@@ -59,10 +59,11 @@ change after the proposals can reach. The load average is printed with each
 phase; figures are medians.
 
 Every worker process imports maskrcnn_plugin before TensorFlow runs, so both
-sides run on TensorFlow's pooled CPU allocator (TF_CPU_ALLOCATOR_USE_BFC=1,
-maskrcnn_plugin/cpu_allocator.py) unless the environment sets it to 0: the
-ratios are those of the models. benchmarks/cpu_allocator.py measures the
-allocator itself, which Model Garden's own trainer does not select.
+sides run on TensorFlow's pooled CPU allocator (TF_CPU_ALLOCATOR_USE_BFC=1)
+and, on x86-64, oneDNN's kernels (TF_ENABLE_ONEDNN_OPTS=1;
+maskrcnn_plugin/cpu_runtime.py) unless the environment sets them to 0: the
+ratios are those of the models. benchmarks/cpu_runtime.py measures both
+settings themselves, which Model Garden's own trainer does not make.
 """
 
 import argparse

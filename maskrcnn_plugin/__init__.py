@@ -1,18 +1,20 @@
 """maskrcnn_plugin: Mask R-CNN on TensorFlow Model Garden, wired by gin.
 
-Importing the package sets two TensorFlow variables unless already set:
+Importing the package sets three TensorFlow variables unless already set:
 TF_USE_LEGACY_KERAS=1, so `tf.keras` is the Keras 2 that Model Garden uses
-(`keras_setup`; in effect unless `tf.keras` was used before), and
+(`keras_setup`; in effect unless `tf.keras` was used before);
 TF_CPU_ALLOCATOR_USE_BFC=1, TensorFlow's pooled allocator for host memory
-(`cpu_allocator`; in effect unless a TensorFlow tensor existed before). It
-does not import TensorFlow itself: the built-in components register on the
+(in effect unless a TensorFlow tensor existed before); and, on x86-64,
+TF_ENABLE_ONEDNN_OPTS=1, oneDNN's CPU kernels (in effect unless TensorFlow
+was imported before). The last two are `cpu_runtime`'s. It does not import
+TensorFlow itself: the built-in components register on the
 first registry lookup or gin parse (`registries.load_components()`).
 """
 
-from maskrcnn_plugin import cpu_allocator, keras_setup
+from maskrcnn_plugin import cpu_runtime, keras_setup
 
 keras_setup.configure_environment()
-cpu_allocator.configure_environment()
+cpu_runtime.configure_environment()
 
 # pylint: disable=wrong-import-position
 from maskrcnn_plugin.registries import (  # noqa: E402

@@ -1,12 +1,14 @@
-"""Shared test set-up: quiet TensorFlow, Keras 2 for tf.keras, clean gin per test,
-the fixtures of tests/helpers."""
+"""Shared test set-up: quiet TensorFlow, the TensorFlow variables the plugin sets at import
+(Keras 2 for tf.keras, the pooled CPU allocator, oneDNN), clean gin per test, the fixtures
+of tests/helpers."""
 
 import importlib.metadata
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+# Before any test module imports TensorFlow: the suite runs as `maskrcnn` does.
+import maskrcnn_plugin  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 import gin  # noqa: E402
 import pytest  # noqa: E402
 

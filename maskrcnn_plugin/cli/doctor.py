@@ -52,6 +52,10 @@ def format_report(report: doctor.Report) -> List[str]:
     lines.append("CPU allocator          " + ("pooled" if cpu["allocator"]["pooled"]
                                               else "TensorFlow's default (not pooled)")
                  + f", TF_CPU_ALLOCATOR_USE_BFC={variable or '(not set)'}")
+  if cpu.get("onednn"):
+    state = {True: "on", False: "off (Eigen's kernels)", None: "unknown"}[cpu["onednn"]["on"]]
+    lines.append(f"oneDNN                 {state}, "
+                 f"TF_ENABLE_ONEDNN_OPTS={cpu['onednn']['variable'] or '(not set)'}")
   lines += ["", "Verdict"]
   for finding in report.findings:
     lines.append(f"  {finding.severity.upper()} [{finding.check}] {finding.message}")

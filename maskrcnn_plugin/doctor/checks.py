@@ -39,6 +39,7 @@ def run_checks(*, run_on_gpu: bool = True) -> Report:
     report.keras = _probe("Keras", probes.keras_facts, {}, probe_errors)
     report.cpu["allocator"] = _probe("CPU allocator", probes.cpu_allocator_facts, {},
                                      probe_errors)
+    report.cpu["onednn"] = _probe("oneDNN", probes.onednn_facts, {}, probe_errors)
   report.findings = verdicts.diagnose(report)
   return report
 

@@ -1,6 +1,6 @@
 """What is measured on this machine: package versions, imports, TensorFlow's
 build, the NVIDIA driver, the GPUs TensorFlow sees, CPU features, TensorFlow's
-CPU allocator, Keras.
+CPU allocator and oneDNN, Keras.
 
 Each probe is a module-level function returning plain (JSON-ready) data, so
 that tests can replace it; `checks.run_checks` turns a probe that raises into
@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from typing import Any, Dict, List, Optional, Tuple
 
-from maskrcnn_plugin import cpu_allocator, errors, keras_setup
+from maskrcnn_plugin import cpu_runtime, errors, keras_setup
 from maskrcnn_plugin.doctor import matrix
 
 # Distributions reported by version. TensorFlow may come as one of several names.
@@ -202,8 +202,15 @@ def cpu_flags() -> List[str]:
 def cpu_allocator_facts() -> Dict[str, Any]:
   """TF_CPU_ALLOCATOR_USE_BFC and whether TensorFlow's pooled CPU allocator is in use
   (TensorFlow imported)."""
-  return {"variable": os.environ.get(cpu_allocator.POOLED_ALLOCATOR_VARIABLE),
-          "pooled": cpu_allocator.pooled_allocator_in_use()}
+  return {"variable": os.environ.get(cpu_runtime.POOLED_ALLOCATOR_VARIABLE),
+          "pooled": cpu_runtime.pooled_allocator_in_use()}
+
+
+def onednn_facts() -> Dict[str, Any]:
+  """TF_ENABLE_ONEDNN_OPTS and whether TensorFlow runs oneDNN's CPU kernels (None: cannot
+  tell; TensorFlow imported)."""
+  return {"variable": os.environ.get(cpu_runtime.ONEDNN_VARIABLE),
+          "on": cpu_runtime.onednn_in_use()}
 
 
 def keras_facts() -> Dict[str, Any]:

@@ -8,7 +8,7 @@ the support matrix's (`matrix`).
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from maskrcnn_plugin import cpu_allocator, keras_setup
+from maskrcnn_plugin import cpu_runtime, keras_setup
 from maskrcnn_plugin.doctor import matrix, probes
 from maskrcnn_plugin.doctor.report import ERROR, INFO, WARNING, Finding, Report
 
@@ -17,7 +17,7 @@ def diagnose(report: Report) -> List[Finding]:
   """All findings for `report`, errors first."""
   findings = (_python_findings(report) + _package_findings(report) + _import_findings(report)
               + _keras_findings(report) + _gpu_findings(report) + _precision_findings(report)
-              + _allocator_findings(report))
+              + _allocator_findings(report) + _onednn_findings(report))
   findings += [Finding(WARNING, "probe_failed", f"Could not read the {name}: {error}")
                for name, error in report.probe_errors.items()]
   order = {ERROR: 0, WARNING: 1, INFO: 2}
@@ -261,10 +261,9 @@ def _allocator_findings(report: Report) -> List[Finding]:
   allocator = report.cpu.get("allocator")
   if not allocator or allocator["pooled"]:
     return []
-  name = cpu_allocator.POOLED_ALLOCATOR_VARIABLE
-  variable = allocator["variable"]
-  if variable is not None and variable.lower() in ("0", "false"):
-    cause = f"{name}={variable} is set in the environment"
+  name = cpu_runtime.POOLED_ALLOCATOR_VARIABLE
+  if _switched_off(allocator["variable"]):
+    cause = f"{name}={allocator['variable']} is set in the environment"
     remedy = f"Unset {name} or set it to 1."
   else:
     cause = "a TensorFlow tensor existed before maskrcnn_plugin was imported"
@@ -273,6 +272,28 @@ def _allocator_findings(report: Report) -> List[Finding]:
                   f"TensorFlow's CPU allocator is its default, not the pooled one ({cause}): "
                   "every large tensor faults its memory pages in again, and CPU training is "
                   "slower (the shapes demo 1.11x).", remedy)]
+
+
+def _onednn_findings(report: Report) -> List[Finding]:
+  onednn = report.cpu.get("onednn")
+  if (not onednn or onednn["on"] is not False
+      or not cpu_runtime.plugin_chooses_onednn(report.cpu["machine"])):
+    return []
+  name = cpu_runtime.ONEDNN_VARIABLE
+  if _switched_off(onednn["variable"]):
+    cause = f"{name}={onednn['variable']} is set in the environment"
+    remedy = f"Unset {name} or set it to 1."
+  else:
+    cause = "TensorFlow was imported before maskrcnn_plugin"
+    remedy = f"Import maskrcnn_plugin before tensorflow, or export {name}=1."
+  return [Finding(WARNING, "onednn_off",
+                  f"TensorFlow runs Eigen's CPU kernels, not oneDNN's ({cause}): CPU training "
+                  "is slower (the shapes demo 1.44x on an AVX2 CPU).", remedy)]
+
+
+def _switched_off(variable: Optional[str]) -> bool:
+  """Whether a TensorFlow boolean variable's value turns its feature off."""
+  return variable is not None and variable.strip().lower() in ("0", "false")
 
 
 def _mm(version: Tuple[int, int]) -> str:

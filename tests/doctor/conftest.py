@@ -35,6 +35,7 @@ class FakeEnvironment:
     self.cpu_flags = ["fpu", "avx2", "avx512f"]
     self.keras = copy.deepcopy(HEALTHY["keras"])
     self.allocator = {"variable": "1", "pooled": True}
+    self.onednn = {"variable": "1", "on": True}
     self.probed_tensorflow = False
     monkeypatch.setattr(probes, "package_version", self.versions.get)
     monkeypatch.setattr(probes, "import_error", self.import_errors.get)
@@ -43,6 +44,7 @@ class FakeEnvironment:
                         lambda run_on_gpu=True: self._tf_probe(self.gpus))
     monkeypatch.setattr(probes, "keras_facts", lambda: self._tf_probe(self.keras))
     monkeypatch.setattr(probes, "cpu_allocator_facts", lambda: self._tf_probe(self.allocator))
+    monkeypatch.setattr(probes, "onednn_facts", lambda: self._tf_probe(self.onednn))
     monkeypatch.setattr(probes, "nvidia_driver", lambda: self.driver)
     monkeypatch.setattr(probes, "cpu_flags", lambda: self.cpu_flags)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)

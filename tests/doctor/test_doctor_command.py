@@ -3,13 +3,14 @@
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 
 import pytest
 import tensorflow as tf
 
-from maskrcnn_plugin import doctor
+from maskrcnn_plugin import cpu_runtime, doctor
 from maskrcnn_plugin.cli import doctor as doctor_command
 from maskrcnn_plugin.cli.main import main
 
@@ -63,11 +64,15 @@ def test_real_run_through_main(capsys):
   assert report["imports"] == {module: None for module in doctor.IMPORTS}
   assert report["keras"]["same"] is True
   assert report["cpu"]["allocator"]["pooled"] is True  # The suite imports the plugin first.
+  if cpu_runtime.plugin_chooses_onednn(platform.machine()):
+    assert report["cpu"]["onednn"] == {"variable": "1", "on": True}
   assert report["tensorflow_build"]["version"] == tf.__version__
   assert main(["doctor"]) == 0
   out = capsys.readouterr().out
   assert "This set-up can train." in out
   assert "CPU allocator          pooled, TF_CPU_ALLOCATOR_USE_BFC=1" in out
+  if cpu_runtime.plugin_chooses_onednn(platform.machine()):
+    assert "oneDNN                 on, TF_ENABLE_ONEDNN_OPTS=1" in out
 
 
 @pytest.mark.smoke

@@ -250,6 +250,30 @@ def test_pooled_cpu_allocator_is_no_finding(env):
   assert "cpu_allocator_not_pooled" not in _checks(report)
 
 
+@pytest.mark.parametrize("variable, remedy", [
+    ("0", "Unset TF_ENABLE_ONEDNN_OPTS or set it to 1."),
+    ("False", "Unset TF_ENABLE_ONEDNN_OPTS or set it to 1."),
+    (None, "Import maskrcnn_plugin before tensorflow, or export TF_ENABLE_ONEDNN_OPTS=1."),
+])
+def test_onednn_off_on_x86_is_a_warning_naming_its_cause(env, monkeypatch, variable, remedy):
+  monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+  env.onednn.update(variable=variable, on=False)
+  report = env.check()
+  finding = _finding(report, "onednn_off")
+  assert report.can_train and finding.severity == doctor.WARNING
+  assert finding.remedy == remedy
+  assert (f"TF_ENABLE_ONEDNN_OPTS={variable} is set" in finding.message) == (variable is not None)
+
+
+@pytest.mark.parametrize("machine, on", [("x86_64", True), ("x86_64", None), ("aarch64", False)])
+def test_onednn_on_unknown_or_not_chosen_is_no_finding(env, monkeypatch, machine, on):
+  monkeypatch.setattr(platform, "machine", lambda: machine)
+  env.onednn.update(on=on)
+  report = env.check()
+  assert report.cpu["onednn"]["on"] is on
+  assert "onednn_off" not in _checks(report)
+
+
 def test_untested_python_is_a_warning(env, monkeypatch):
   monkeypatch.setattr(platform, "python_version", lambda: "3.13.1")
   report = env.check()

@@ -1,7 +1,8 @@
 """Running a snippet in a fresh Python process, with chosen TensorFlow variables unset or set.
 
-What importing maskrcnn_plugin sets (TF_USE_LEGACY_KERAS, TF_CPU_ALLOCATOR_USE_BFC)
-takes effect only before TensorFlow runs, so those tests need a process of their own.
+What importing maskrcnn_plugin sets (TF_USE_LEGACY_KERAS, TF_CPU_ALLOCATOR_USE_BFC,
+TF_ENABLE_ONEDNN_OPTS) takes effect only before TensorFlow runs, so those tests need a
+process of their own.
 """
 
 import os
