@@ -261,13 +261,10 @@ def _allocator_findings(report: Report) -> List[Finding]:
   allocator = report.cpu.get("allocator")
   if not allocator or allocator["pooled"]:
     return []
-  name = cpu_runtime.POOLED_ALLOCATOR_VARIABLE
-  if _switched_off(allocator["variable"]):
-    cause = f"{name}={allocator['variable']} is set in the environment"
-    remedy = f"Unset {name} or set it to 1."
-  else:
-    cause = "a TensorFlow tensor existed before maskrcnn_plugin was imported"
-    remedy = f"Import maskrcnn_plugin before running TensorFlow, or export {name}=1."
+  cause, remedy = _runtime_cause(
+      cpu_runtime.POOLED_ALLOCATOR_VARIABLE, allocator["variable"],
+      "a TensorFlow tensor existed before maskrcnn_plugin was imported",
+      "Import maskrcnn_plugin before running TensorFlow")
   return [Finding(WARNING, "cpu_allocator_not_pooled",
                   f"TensorFlow's CPU allocator is its default, not the pooled one ({cause}): "
                   "every large tensor faults its memory pages in again, and CPU training is "
@@ -279,21 +276,21 @@ def _onednn_findings(report: Report) -> List[Finding]:
   if (not onednn or onednn["on"] is not False
       or not cpu_runtime.plugin_chooses_onednn(report.cpu["machine"])):
     return []
-  name = cpu_runtime.ONEDNN_VARIABLE
-  if _switched_off(onednn["variable"]):
-    cause = f"{name}={onednn['variable']} is set in the environment"
-    remedy = f"Unset {name} or set it to 1."
-  else:
-    cause = "TensorFlow was imported before maskrcnn_plugin"
-    remedy = f"Import maskrcnn_plugin before tensorflow, or export {name}=1."
+  cause, remedy = _runtime_cause(cpu_runtime.ONEDNN_VARIABLE, onednn["variable"],
+                                 "TensorFlow was imported before maskrcnn_plugin",
+                                 "Import maskrcnn_plugin before tensorflow")
   return [Finding(WARNING, "onednn_off",
                   f"TensorFlow runs Eigen's CPU kernels, not oneDNN's ({cause}): CPU training "
                   "is slower (the shapes demo 1.44x on an AVX2 CPU).", remedy)]
 
 
-def _switched_off(variable: Optional[str]) -> bool:
-  """Whether a TensorFlow boolean variable's value turns its feature off."""
-  return variable is not None and variable.strip().lower() in ("0", "false")
+def _runtime_cause(name: str, value: Optional[str], too_late: str,
+                   import_first: str) -> Tuple[str, str]:
+  """(cause, remedy) for a CPU runtime variable of `cpu_runtime` not in effect: the user's
+  0/false for `name`, or else `too_late` (TensorFlow ran before the plugin set it)."""
+  if value is not None and value.strip().lower() in ("0", "false"):
+    return f"{name}={value} is set in the environment", f"Unset {name} or set it to 1."
+  return too_late, f"{import_first}, or export {name}=1."
 
 
 def _mm(version: Tuple[int, int]) -> str:
