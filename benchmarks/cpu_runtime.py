@@ -45,13 +45,15 @@ import tempfile
 import time
 from typing import Dict, List
 
+# Before anything imports TensorFlow (this module's workers run as `maskrcnn` does).
+from maskrcnn_plugin import cpu_runtime as runtime  # pylint: disable=wrong-import-order
 import compare_model_garden as cmg
 import twins
 
 # pylint: disable=protected-access  (compare_model_garden's helpers build and time the sides)
 
-ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
-ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+ALLOCATOR_VARIABLE = runtime.POOLED_ALLOCATOR_VARIABLE
+ONEDNN_VARIABLE = runtime.ONEDNN_VARIABLE
 # Configuration -> (TF_CPU_ALLOCATOR_USE_BFC, TF_ENABLE_ONEDNN_OPTS); None: TensorFlow's own
 # oneDNN choice on this CPU.
 CONFIGURATIONS = {"plugin": ("1", "1"), "no_onednn": ("1", "0"), "tensorflow": ("0", None)}
@@ -61,8 +63,9 @@ SIDES = ("plugin", "Model Garden")
 def tensorflows_onednn_default() -> str:
   """'1' if TensorFlow turns oneDNN on by itself on this CPU, else '0'."""
   env = {key: value for key, value in os.environ.items() if key != ONEDNN_VARIABLE}
-  code = ("import tensorflow\nfrom tensorflow.python.util import _pywrap_util_port\n"
-          "print(int(_pywrap_util_port.IsMklEnabled()))")
+  # TensorFlow first: the plugin's import then no longer changes TensorFlow's choice.
+  code = ("import tensorflow\nfrom maskrcnn_plugin import cpu_runtime\n"
+          "print(int(cpu_runtime.onednn_in_use()))")
   completed = subprocess.run([sys.executable, "-c", code], env=dict(env, TF_CPP_MIN_LOG_LEVEL="3"),
                              capture_output=True, text=True, check=True)
   return completed.stdout.split()[-1]
@@ -72,10 +75,9 @@ def worker(args) -> Dict:
   """Training and inference images/s of both sides under this process's configuration."""
   # pylint: disable=import-outside-toplevel
   import resource
-  from maskrcnn_plugin import cpu_runtime
   import tensorflow as tf
   setting = twins.SETTINGS[args.setting]
-  state = {"pooled": cpu_runtime.pooled_allocator_in_use(), "onednn": cpu_runtime.onednn_in_use()}
+  state = {"pooled": runtime.pooled_allocator_in_use(), "onednn": runtime.onednn_in_use()}
   onednn = os.environ[ONEDNN_VARIABLE] == "1"
   asked = {"pooled": onednn or os.environ[ALLOCATOR_VARIABLE] == "1", "onednn": onednn}
   if state != asked:
@@ -197,7 +199,6 @@ def main() -> None:
   parser.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.configuration:
-    import maskrcnn_plugin  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     with open(args.output, "w", encoding="utf-8") as file:
       json.dump(worker(args), file)
     return
