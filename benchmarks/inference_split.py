@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Callable, Dict, List
 
+import maskrcnn_plugin  # noqa: F401  (Keras and the CPU runtime set up before TensorFlow is imported)
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

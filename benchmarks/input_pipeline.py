@@ -15,7 +15,7 @@ warmup + batches within the eval set).
 import argparse
 import time
 
-import maskrcnn_plugin  # noqa: F401  (Keras set-up before TensorFlow is imported)
+import maskrcnn_plugin  # noqa: F401  (Keras and the CPU runtime set up before TensorFlow is imported)
 import gin
 
 from maskrcnn_plugin.dataloaders import input_pipeline

@@ -28,6 +28,7 @@ import argparse
 import time
 
 import numpy as np
+import maskrcnn_plugin  # noqa: F401  (Keras and the CPU runtime set up before TensorFlow is imported)
 import tensorflow as tf
 from official.vision.ops import spatial_transform_ops
 

@@ -27,7 +27,7 @@ import os
 import statistics
 import tempfile
 
-import maskrcnn_plugin  # noqa: F401  (Keras set-up before TensorFlow is imported)
+import maskrcnn_plugin  # noqa: F401  (Keras and the CPU runtime set up before TensorFlow is imported)
 import gin
 import numpy as np
 import tensorflow as tf
