@@ -47,7 +47,9 @@ same with mixed_bfloat16 (box math in float32), the reduced precision that
 `runtime.mixed_precision = 'auto'` picks on a CPU with bfloat16 instructions. With --candidates, each speed-up is also
 switched off alone in the same windows ('plugin MG NMS', 'plugin SyncBN' on
 the R50 settings; 'plugin padded mask training' and, at inference, 'plugin
-padded masks' and, in both, 'plugin MG ROI align' are always measured), and
+padded masks' and, in both, 'plugin MG ROI align' are always measured, and
+on the 4conv settings 'plugin bf16 native conv kernel gradient', the
+bfloat16 side with TensorFlow's kernel gradient in the box head's convs), and
 the speed-ups not kept are measured too: XLA (training) and one step per
 compiled loop.
 
@@ -109,6 +111,7 @@ R50_TRAINING = (
 # The rows of the backbone, FPN and RPN head alone (shared_layers).
 SHARED = "backbone + FPN + RPN head alone"
 # Model Garden's tiled NMS in the proposal and detection generators.
+NATIVE_CONV_GRADIENT = "plugin bf16 native conv kernel gradient"
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
 # Model Garden's gathers in both ROI aligners, in training and at inference.
@@ -419,6 +422,13 @@ def timing_worker(args) -> Dict:
   sides["plugin MG ROI align"] = _plugin_side("plugin MG ROI align", setting, strategy,
                                               bindings=MODEL_GARDEN_ROI_ALIGN)
   train_candidates = ["plugin padded mask training", "plugin MG ROI align"]
+  if setting.box_head == "4conv":
+    # The plugin's bfloat16 with TensorFlow's kernel gradient in the box head's
+    # convs: what conv_kernel_gradient saves (it applies to bfloat16 only).
+    sides[NATIVE_CONV_GRADIENT] = _plugin_side(
+        NATIVE_CONV_GRADIENT, setting, strategy, policy="mixed_bfloat16",
+        bindings=["detection_heads.detection_head.conv_kernel_gradient = 'native'"])
+    train_candidates.append(NATIVE_CONV_GRADIENT)
   infer_names = ["plugin", "plugin bf16", "plugin padded masks", "plugin MG ROI align",
                  "Model Garden"]
   # The backbone, FPN and RPN head alone, in float32 and bfloat16: the ceiling

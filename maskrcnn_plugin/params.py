@@ -43,5 +43,9 @@ NmsKernel = Annotated[str, OneOf(*NMS_KERNELS)]
 ROI_ALIGN_KERNELS = ("crop_and_resize", "model_garden")
 RoiAlignKernel = Annotated[str, OneOf(*ROI_ALIGN_KERNELS)]
 
+# Kernel-gradient implementations of the built-in box head's 3x3 convs.
+CONV_KERNEL_GRADIENTS = ("matmul", "native")
+ConvKernelGradient = Annotated[str, OneOf(*CONV_KERNEL_GRADIENTS)]
+
 ImageSize = Annotated[Sequence[int], Each(Range(min=1), min_length=2, max_length=2)]
 IoUThresholds = Annotated[Sequence[float], Each(Range(0, 1, min_open=True, max_open=True))]

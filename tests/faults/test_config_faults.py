@@ -161,6 +161,10 @@ VALUE_CASES = [
      "rpn_heads.rpn_head.num_convs = -1 is not valid: it must be an int >= 0"),
     ("detection_head_count", "detection_heads.detection_head.num_fcs = -1",
      "detection_heads.detection_head.num_fcs = -1 is not valid: it must be an int >= 0"),
+    ("detection_head_kernel_gradient",
+     "detection_heads.detection_head.conv_kernel_gradient = 'matmull'",
+     "conv_kernel_gradient = 'matmull' is not valid: it must be one of 'matmul', 'native'. Did "
+     "you mean 'matmul'?"),
     ("mask_head_size", "mask_heads.mask_head.upsample_factor = 0",
      "mask_heads.mask_head.upsample_factor = 0 is not valid: it must be an int >= 1"),
     ("activation_choice", "mask_heads.mask_head.activation = 'relu7'",
