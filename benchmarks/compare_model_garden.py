@@ -110,8 +110,9 @@ R50_TRAINING = (
 )
 # The rows of the backbone, FPN and RPN head alone (shared_layers).
 SHARED = "backbone + FPN + RPN head alone"
-# Model Garden's tiled NMS in the proposal and detection generators.
+# The bfloat16 side with TensorFlow's kernel gradient in the box head's convs.
 NATIVE_CONV_GRADIENT = "plugin bf16 native conv kernel gradient"
+# Model Garden's tiled NMS in the proposal and detection generators.
 MODEL_GARDEN_NMS = ("roi_generators.multilevel_roi_generator.nms_kernel = 'model_garden'",
                     "detection_generators.detection_generator.nms_kernel = 'model_garden'")
 # Model Garden's gathers in both ROI aligners, in training and at inference.

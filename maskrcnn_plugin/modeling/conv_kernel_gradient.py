@@ -12,8 +12,9 @@ kernel tap, over the input shifted by that tap:
     dW[i, j] = x_pad[:, i:i + h, j:j + w, :]^T  dy     (rows = crops * h * w)
 
 Split into chunks of about `ROWS_PER_CHUNK` rows, so that a chunk's operands
-stay in cache, and summed over the chunks in float32, they ran that shape at
-about 0.75 TFLOP/s (1.67x the kernel; docs/performance.md). The forward pass
+stay in cache, and summed over the chunks in float32, they ran that shape
+1.50x faster than the kernel (1.71x on 512 crops; benchmarks/conv_kernel_gradient.py,
+docs/performance.md). The forward pass
 and the input gradient stay oneDNN's. The result equals
 `Conv2DBackpropFilter`'s to bfloat16 rounding. The bias gradient, which
 oneDNN fuses into its kernel gradient, is summed in float32 (`bias_add`).
@@ -153,7 +154,7 @@ class DetectionHead(instance_heads.DetectionHead):
     super().build(input_shape)
     # The unbuilt convs change class rather than being rebuilt: Keras tracks
     # them in an append-only list, and new layers would reorder the variables.
-    # The subclass adds no state, only its convolution_op.
+    # The subclass adds no state, only its call.
     for conv in self._convs:
       if type(conv) is keras.layers.Conv2D:  # pylint: disable=unidiomatic-typecheck
         conv.__class__ = MatmulKernelGradientConv2D

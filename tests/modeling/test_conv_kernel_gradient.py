@@ -123,7 +123,10 @@ def _head_gradients(head, features):
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "float32"])
 def test_the_detection_head_is_model_gardens(policy, tmp_path):
-  """Same variables and checkpoints; under bfloat16 only the conv kernels' gradients differ."""
+  """Same variables and checkpoints; in bfloat16 only the convs' gradients differ.
+
+  Those are the kernels' and biases', by bfloat16 rounding.
+  """
   ours, theirs = _heads(policy)
   assert [type(conv) for conv in ours._convs] == [  # pylint: disable=protected-access
       conv_kernel_gradient.MatmulKernelGradientConv2D] * 2
@@ -170,7 +173,7 @@ def test_gin_chooses_the_box_head(choice, head_class):
   assert [type(head) for head in model.detection_head] == [head_class]
 
 
-def test_a_bfloat16_training_step_equals_the_native_ones_but_for_the_conv_kernels(monkeypatch):
+def test_a_bfloat16_training_step_equals_the_native_ones_but_for_the_box_head_convs(monkeypatch):
   calls = []
   conv3x3 = conv_kernel_gradient.conv3x3
   monkeypatch.setattr(conv_kernel_gradient, "conv3x3",
