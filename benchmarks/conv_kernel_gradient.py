@@ -20,26 +20,18 @@ in bfloat16 and only in the box head (`matmul_kernel_gradient_applies`).
 """
 
 import argparse
-import time
 
 import numpy as np
 import maskrcnn_plugin  # noqa: F401  (Keras and the CPU runtime set up before TensorFlow is imported)
 import tensorflow as tf
 
+from kernel_timing import median_call_times, relative_difference
 from maskrcnn_plugin.modeling.conv_kernel_gradient import kernel_gradient
 
 CALLS_PER_ROUND = 5
 # name: (crops, side, channels in and out).
 SHAPES = {"box head, 1024 ROIs": (1024, 7, 256), "box head, 512 ROIs": (512, 7, 256),
           "R50 mask head": (82, 14, 256)}
-
-
-def _timed(function, *args) -> float:
-  start = time.perf_counter()
-  for _ in range(CALLS_PER_ROUND):
-    result = function(*args)
-  tf.nest.flatten(result)[0].numpy()
-  return (time.perf_counter() - start) / CALLS_PER_ROUND
 
 
 def main() -> None:
@@ -67,15 +59,9 @@ def main() -> None:
           "matmuls": (tf.function(kernel_gradient), (inputs, output_gradient)),
       }
       results = {key: function(*call_args) for key, (function, call_args) in calls.items()}
-      reference = tf.cast(results["TensorFlow"], tf.float32)
-      error = float(tf.reduce_max(tf.abs(tf.cast(results["matmuls"], tf.float32) - reference))
-                    / tf.reduce_max(tf.abs(reference)))
-      times = {key: [] for key in calls}
-      for round_index in range(args.rounds):
-        for key in (list(calls) if round_index % 2 == 0 else list(reversed(calls))):
-          function, call_args = calls[key]
-          times[key].append(_timed(function, *call_args))
-      median = {key: float(np.median(values)) * 1e3 for key, values in times.items()}
+      error = relative_difference(results["matmuls"], results["TensorFlow"])
+      median = {key: seconds * 1e3
+                for key, seconds in median_call_times(calls, args.rounds, CALLS_PER_ROUND).items()}
       print(f"| {dtype.name} | {name} [{crops}, {side}, {side}, {channels}] "
             f"| {median['forward']:.1f} | {median['input gradient']:.1f} "
             f"| {median['TensorFlow']:.1f} | {median['matmuls']:.1f} "

@@ -2,7 +2,7 @@
 
     python benchmarks/roi_align.py [--setting=shapes|r50] [--rounds=7]
 
-The plugin's `roi_align.crop_and_resize_align` (used at inference) reads
+The plugin's `roi_align.crop_and_resize_align` (the default in training and at inference) reads
 Model Garden's ROI crops (its level assignment and sample points) with the
 CropAndResize kernel instead of Model Garden's gathers
 (`spatial_transform_ops.multilevel_crop_and_resize`).
@@ -17,21 +17,22 @@ Rounds alternate the order of the two sides; each figure is the median of
 the rounds' per-call times, the ratio is Model Garden's time over the
 kernel's. Each side's crop error is against Model Garden's float32 crops of
 the same (rounded) features: the largest difference over the largest
-magnitude. The last column is why training cannot use it: the largest
-difference between two identical backward passes of CropAndResize (gradient
-to the features, float32) over the largest gradient value. Its CPU kernel
-shards the boxes over threads that add into the feature map without
-synchronisation, so overlapping boxes lose updates.
+magnitude. The last column is the largest difference between two identical
+backward passes of `crop_and_resize_align` (gradient to the features,
+float32) over the largest gradient value: 0 with its `unsorted_segment_sum`
+gradient. TensorFlow's own CPU gradient kernel of CropAndResize shards the
+boxes over threads that add into the feature map without synchronisation,
+so overlapping boxes would lose updates.
 """
 
 import argparse
-import time
 
 import numpy as np
 import maskrcnn_plugin  # noqa: F401  (Keras and the CPU runtime set up before TensorFlow is imported)
 import tensorflow as tf
 from official.vision.ops import spatial_transform_ops
 
+from kernel_timing import median_call_times, relative_difference
 from maskrcnn_plugin.modeling.roi_align import crop_and_resize_align
 
 CALLS_PER_ROUND = 10
@@ -66,12 +67,6 @@ def _feature_gradients(align, crop_size: int):
   return gradients
 
 
-def _relative_difference(values, reference) -> float:
-  """The largest difference over the largest magnitude of the reference."""
-  values, reference = tf.cast(values, tf.float32), tf.cast(reference, tf.float32)
-  return float(tf.reduce_max(tf.abs(values - reference)) / tf.reduce_max(tf.abs(reference)))
-
-
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--setting", choices=sorted(SETTINGS), default="shapes")
@@ -94,21 +89,15 @@ def main() -> None:
       crops = {name: call(features, boxes) for name, call in calls.items()}  # tracing
       reference = calls["Model Garden"](
           {level: tf.cast(value, tf.float32) for level, value in features.items()}, boxes)
-      errors = {name: _relative_difference(value, reference) for name, value in crops.items()}
-      times = {name: [] for name in calls}
-      for round_index in range(args.rounds):
-        order = list(calls) if round_index % 2 == 0 else list(reversed(calls))
-        for name in order:
-          start = time.perf_counter()
-          for _ in range(CALLS_PER_ROUND):
-            calls[name](features, boxes)
-          times[name].append((time.perf_counter() - start) / CALLS_PER_ROUND)
-      theirs, ours = (float(np.median(times[name])) for name in ("Model Garden", "CropAndResize"))
+      errors = {name: relative_difference(value, reference) for name, value in crops.items()}
+      median = median_call_times({name: (call, (features, boxes)) for name, call in calls.items()},
+                                 args.rounds, CALLS_PER_ROUND)
+      theirs, ours = median["Model Garden"], median["CropAndResize"]
       race_text = "-"
       if dtype == tf.float32:
         gradients = _feature_gradients(sides["CropAndResize"], crop_size)
         first, second = gradients(features, boxes), gradients(features, boxes)
-        race = max(_relative_difference(first[level], second[level]) for level in features
+        race = max(relative_difference(first[level], second[level]) for level in features
                    if tf.reduce_any(second[level] != 0))
         race_text = f"{race:.1e}"
       print(f"| {dtype.name} | {rois} x {crop_size}x{crop_size} | {theirs * 1e3:.2f} "
